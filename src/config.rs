@@ -1,0 +1,97 @@
+//! Settings, read from the environment (or the matching command-line flags).
+//! `.env.example` lists every variable with its default.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// PostgreSQL connection URL. The database is created when it does not exist.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+
+    /// Address the HTTP server listens on.
+    #[arg(
+        long = "addr",
+        env = "SWITCHBOARD_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub addr: String,
+
+    /// Externally visible base URL (used for webhook signatures and links).
+    /// Defaults to `http://` + the listen address.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Directory for local files (the generated secret key, stored attachments).
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Master secret (at least 32 characters): encrypts stored credentials and signs
+    /// URLs and CSRF tokens. When unset, one is generated and kept in the data dir.
+    #[arg(long, env = "SWITCHBOARD_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Log format: `pretty` for people, `json` for log collectors.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
+    pub log_format: LogFormat,
+
+    /// Region assumed for phone numbers written without a country code (ISO 3166 code).
+    #[arg(long, env = "SWITCHBOARD_DEFAULT_REGION", default_value = "US")]
+    pub default_region: String,
+
+    /// Database connections kept in the pool.
+    #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
+
+    /// How long a login session lasts, in hours.
+    #[arg(long, env = "SWITCHBOARD_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u32,
+
+    /// Largest JSON request body accepted, in bytes.
+    #[arg(long, env = "SWITCHBOARD_MAX_JSON_BYTES", default_value_t = 256 * 1024)]
+    pub max_json_bytes: usize,
+
+    /// Directory of the dashboards' static files.
+    #[arg(long, env = "SWITCHBOARD_STATIC_DIR", default_value = "static")]
+    pub static_dir: PathBuf,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "SWITCHBOARD_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Settings {
+    /// The base URL the outside world uses to reach this server, without a trailing slash.
+    pub fn public_url(&self, bound_addr: std::net::SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{bound_addr}"),
+        }
+    }
+
+    pub fn default_region(&self) -> anyhow::Result<phonenumber::country::Id> {
+        self.default_region
+            .to_ascii_uppercase()
+            .parse()
+            .ok()
+            .with_context(|| {
+                format!(
+                    "SWITCHBOARD_DEFAULT_REGION={:?} is not an ISO 3166 region code such as US or GB",
+                    self.default_region
+                )
+            })
+    }
+}

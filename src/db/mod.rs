@@ -1,0 +1,136 @@
+//! PostgreSQL access: the pool, database bootstrap and migrations, and one module per
+//! table with its queries. Every query takes the caller's `OrganizationId` and filters by
+//! it; the few that cannot (finding a token or a login email) say why.
+
+pub mod api_tokens;
+pub mod contact_methods;
+pub mod contacts;
+pub mod email_addresses;
+pub mod ids;
+pub mod organization_settings;
+pub mod organizations;
+pub mod phone_numbers;
+pub mod schema;
+pub mod users;
+
+use anyhow::Context;
+use diesel::sql_types::Bool;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConn = Object<AsyncPgConnection>;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Creates the database if needed, applies pending migrations, and opens the pool.
+pub async fn connect(database_url: &str, pool_size: usize) -> anyhow::Result<DbPool> {
+    ensure_database_exists(database_url).await?;
+    migrate(database_url).await?;
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+    Pool::builder(manager)
+        .max_size(pool_size)
+        .build()
+        .context("building the database pool")
+}
+
+/// Applies pending migrations and returns the versions it applied.
+///
+/// diesel's migration harness is synchronous, and diesel-async's wrapper panics on
+/// actix's current-thread runtime, so the migrations run on a thread of their own with
+/// its own small runtime.
+pub async fn migrate(database_url: &str) -> anyhow::Result<Vec<String>> {
+    let url = database_url.to_owned();
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(run_migrations_blocking(&url));
+    });
+    receiver.await.context("the migration thread died")?
+}
+
+fn run_migrations_blocking(database_url: &str) -> anyhow::Result<Vec<String>> {
+    use diesel::Connection;
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    let mut conn =
+        <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(database_url)
+            .context("connecting to run migrations")?;
+    let applied = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|error| anyhow::anyhow!("applying migrations: {error}"))?;
+    Ok(applied.iter().map(ToString::to_string).collect())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = Bool)]
+    exists: bool,
+}
+
+/// When the database named in the URL is missing, creates it through the server's
+/// `postgres` maintenance database.
+pub async fn ensure_database_exists(database_url: &str) -> anyhow::Result<()> {
+    if AsyncPgConnection::establish(database_url).await.is_ok() {
+        return Ok(());
+    }
+    let (maintenance_url, name) = maintenance_url(database_url)?;
+    let mut conn = AsyncPgConnection::establish(&maintenance_url)
+        .await
+        .with_context(|| format!("connecting to PostgreSQL at {}", redact(&maintenance_url)))?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .get_result(&mut conn)
+            .await?;
+    if !found.exists {
+        tracing::info!(database = %name, "creating database");
+        conn.batch_execute(&format!("CREATE DATABASE {}", quote_identifier(&name)))
+            .await
+            .with_context(|| format!("creating database {name}"))?;
+    }
+    Ok(())
+}
+
+/// Drops a database (used by the test harness for its throwaway databases).
+pub async fn drop_database(database_url: &str) -> anyhow::Result<()> {
+    let (maintenance_url, name) = maintenance_url(database_url)?;
+    let mut conn = AsyncPgConnection::establish(&maintenance_url).await?;
+    conn.batch_execute(&format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_identifier(&name)
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The same server's `postgres` database, and the name of the database in `database_url`.
+fn maintenance_url(database_url: &str) -> anyhow::Result<(String, String)> {
+    let mut url = url::Url::parse(database_url).context("DATABASE_URL is not a valid URL")?;
+    let name = url.path().trim_start_matches('/').to_string();
+    anyhow::ensure!(!name.is_empty(), "DATABASE_URL names no database");
+    url.set_path("/postgres");
+    Ok((url.to_string(), name))
+}
+
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The URL without its password, for messages.
+pub fn redact(database_url: &str) -> String {
+    match url::Url::parse(database_url) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => database_url.to_string(),
+    }
+}
+
+/// Answers whether the database takes queries (for `/readyz`).
+pub async fn ping(pool: &DbPool) -> anyhow::Result<()> {
+    let mut conn = pool.get().await?;
+    conn.batch_execute("SELECT 1").await?;
+    Ok(())
+}

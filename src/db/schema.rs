@@ -1,0 +1,120 @@
+// The database schema, in the form `diesel print-schema` writes it (see diesel.toml).
+// One hand edit: `users.permissions` is `Array<Text>`, since the column never holds NULLs.
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        user_id -> Uuid,
+        token_hash -> Bytea,
+        kind -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    contact_methods (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        contact_id -> Uuid,
+        kind -> Text,
+        value -> Text,
+        label -> Text,
+        is_preferred -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        lead_id -> Nullable<Text>,
+        partner_id -> Nullable<Text>,
+        last_contacted_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    email_addresses (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        address -> Text,
+        display_name -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organization_settings (organization_id) {
+        organization_id -> Uuid,
+        twilio_account_sid -> Nullable<Text>,
+        twilio_auth_token_encrypted -> Nullable<Bytea>,
+        twilio_messaging_service_sid -> Nullable<Text>,
+        smtp_host -> Nullable<Text>,
+        smtp_port -> Nullable<Int4>,
+        smtp_username -> Nullable<Text>,
+        smtp_password_encrypted -> Nullable<Bytea>,
+        smtp_security -> Text,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    phone_numbers (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        phone_number -> Text,
+        label -> Text,
+        twilio_sid -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        permissions -> Array<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(contacts -> organizations (organization_id));
+diesel::joinable!(email_addresses -> organizations (organization_id));
+diesel::joinable!(organization_settings -> organizations (organization_id));
+diesel::joinable!(phone_numbers -> organizations (organization_id));
+diesel::joinable!(users -> organizations (organization_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_tokens,
+    contact_methods,
+    contacts,
+    email_addresses,
+    organization_settings,
+    organizations,
+    phone_numbers,
+    users,
+);

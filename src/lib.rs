@@ -1,0 +1,16 @@
+//! Switchboard: a self-hosted, realtime messaging server for SMS/MMS and email.
+//! See README.md for the architecture.
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod contacts;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod secrets;
+pub mod startup;
+pub mod telemetry;
+pub mod validate;

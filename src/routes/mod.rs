@@ -1,0 +1,35 @@
+//! HTTP routes, one module per resource. Handlers stay thin: parse, check the caller,
+//! call into the domain modules or `db`, shape the answer.
+
+mod auth;
+mod contacts;
+mod email_addresses;
+mod health;
+mod organization;
+mod phone_numbers;
+
+use actix_web::web;
+
+use crate::error::AppError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(health::configure).service(
+        web::scope("/api")
+            .configure(auth::configure)
+            .configure(contacts::configure)
+            .configure(phone_numbers::configure)
+            .configure(email_addresses::configure)
+            .configure(organization::configure)
+            .default_service(web::to(unknown_api_route)),
+    );
+}
+
+async fn unknown_api_route(
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::UnknownRoute(format!(
+        "{} {}",
+        req.method(),
+        req.path()
+    )))
+}

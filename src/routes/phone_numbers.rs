@@ -1,0 +1,156 @@
+//! The organisation's sending numbers: readable by every operator, managed by admins.
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::Utc;
+use diesel::OptionalExtension;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::db::ids::PhoneNumberId;
+use crate::db::phone_numbers::{self, PhoneNumberInsertForm, PhoneNumberUpdateForm};
+use crate::error::AppError;
+use crate::extract::ApiJson;
+use crate::startup::AppState;
+use crate::validate;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list)
+        .service(create)
+        .service(show)
+        .service(update)
+        .service(remove);
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPhoneNumber {
+    phone_number: String,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    twilio_sid: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhoneNumberChanges {
+    phone_number: Option<String>,
+    label: Option<String>,
+    #[serde(default, deserialize_with = "validate::patch_field")]
+    twilio_sid: Option<Option<String>>,
+}
+
+/// Twilio phone number SIDs are `PN` and 32 hex digits.
+fn twilio_sid(raw: Option<&str>) -> Result<Option<String>, AppError> {
+    let sid = validate::optional_text(raw, "twilio_sid")?;
+    match &sid {
+        Some(sid) if !validate::is_twilio_sid(sid, "PN") => Err(AppError::invalid(
+            "twilio_sid",
+            "a Twilio phone number SID is `PN` followed by 32 hex digits",
+        )),
+        _ => Ok(sid),
+    }
+}
+
+#[get("/phone-numbers")]
+async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
+    let numbers =
+        phone_numbers::list(&mut *state.pool.get().await?, caller.organization_id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "phone_numbers": numbers })))
+}
+
+#[post("/phone-numbers")]
+async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<NewPhoneNumber>,
+) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    let form = PhoneNumberInsertForm {
+        id: PhoneNumberId::generate(),
+        organization_id: caller.organization_id,
+        phone_number: validate::phone_number(
+            &body.0.phone_number,
+            state.default_region,
+            "phone_number",
+        )?,
+        label: validate::optional_text(body.0.label.as_deref(), "label")?
+            .unwrap_or_else(|| "Main".into()),
+        twilio_sid: twilio_sid(body.0.twilio_sid.as_deref())?,
+    };
+    let number = phone_numbers::insert(&mut *state.pool.get().await?, &form).await?;
+    Ok(HttpResponse::Created().json(number))
+}
+
+#[get("/phone-numbers/{id}")]
+async fn show(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<PhoneNumberId>,
+) -> Result<HttpResponse, AppError> {
+    let number = phone_numbers::get(
+        &mut *state.pool.get().await?,
+        caller.organization_id,
+        path.into_inner(),
+    )
+    .await
+    .optional()?
+    .ok_or(AppError::NotFound("phone number"))?;
+    Ok(HttpResponse::Ok().json(number))
+}
+
+#[patch("/phone-numbers/{id}")]
+async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<PhoneNumberId>,
+    body: ApiJson<PhoneNumberChanges>,
+) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    let changes = body.0;
+    let form = PhoneNumberUpdateForm {
+        phone_number: changes
+            .phone_number
+            .map(|raw| validate::phone_number(&raw, state.default_region, "phone_number"))
+            .transpose()?,
+        label: changes
+            .label
+            .map(|raw| validate::required_text(&raw, "label"))
+            .transpose()?,
+        twilio_sid: changes
+            .twilio_sid
+            .map(|sid| twilio_sid(sid.as_deref()))
+            .transpose()?,
+        updated_at: Utc::now(),
+    };
+    let number = phone_numbers::update(
+        &mut *state.pool.get().await?,
+        caller.organization_id,
+        path.into_inner(),
+        &form,
+    )
+    .await
+    .optional()?
+    .ok_or(AppError::NotFound("phone number"))?;
+    Ok(HttpResponse::Ok().json(number))
+}
+
+#[delete("/phone-numbers/{id}")]
+async fn remove(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<PhoneNumberId>,
+) -> Result<HttpResponse, AppError> {
+    caller.require_admin()?;
+    match phone_numbers::delete(
+        &mut *state.pool.get().await?,
+        caller.organization_id,
+        path.into_inner(),
+    )
+    .await?
+    {
+        0 => Err(AppError::NotFound("phone number")),
+        _ => Ok(HttpResponse::NoContent().finish()),
+    }
+}

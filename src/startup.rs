@@ -1,0 +1,106 @@
+//! Builds the application: database, secrets, shared state, and the HTTP server.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use phonenumber::country;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+use crate::error;
+use crate::routes;
+use crate::secrets::SecretKey;
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub pool: DbPool,
+    pub secrets: SecretKey,
+    /// Region for phone numbers written without a country code.
+    pub default_region: country::Id,
+    pub session_ttl: chrono::Duration,
+    /// Mark cookies `Secure` when the public URL is https.
+    pub secure_cookies: bool,
+    /// Largest JSON body accepted (also given to actix's payload limit).
+    pub max_json_bytes: usize,
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    public_url: String,
+    pool: DbPool,
+}
+
+impl Application {
+    /// Connects to (and migrates) the database, binds the listener, and prepares the
+    /// server; nothing is served until `run_until_stopped`.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let default_region = settings.default_region()?;
+        let secrets =
+            SecretKey::load_or_create(settings.secret_key.as_deref(), &settings.data_dir)?;
+        let pool = db::connect(&settings.database_url, settings.db_pool_size)
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the database {}",
+                    db::redact(&settings.database_url)
+                )
+            })?;
+        let listener = TcpListener::bind(&settings.addr)
+            .with_context(|| format!("listening on {}", settings.addr))?;
+        let local_addr = listener.local_addr()?;
+        let public_url = settings.public_url(local_addr);
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            secrets,
+            default_region,
+            session_ttl: chrono::Duration::hours(settings.session_hours.into()),
+            secure_cookies: public_url.starts_with("https://"),
+            max_json_bytes: settings.max_json_bytes,
+        });
+        let max_json_bytes = settings.max_json_bytes;
+        let static_dir = settings.static_dir.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(max_json_bytes))
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .configure(routes::configure)
+                .service(actix_files::Files::new("/", &static_dir).index_file("index.html"))
+        })
+        .listen(listener)?
+        .shutdown_timeout(10);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        tracing::info!(addr = %local_addr, %public_url, "listening");
+        Ok(Application {
+            server: server.run(),
+            port: local_addr.port(),
+            public_url,
+            pool,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,132 @@
+//! Checks and normalisation of user input, each failing with a 422 that names the field.
+
+use phonenumber::country;
+use phonenumber::Mode;
+use serde::{Deserialize, Deserializer};
+
+use crate::error::AppError;
+
+/// Longest free-text value (names, labels, external references) we store.
+const MAX_TEXT_LEN: usize = 200;
+
+/// Parses a phone number written in any common way ("(555) 010-2030", "+44 20 7946 0958")
+/// and returns it in E.164. Numbers without a country code are read in `region`.
+pub fn phone_number(raw: &str, region: country::Id, field: &str) -> Result<String, AppError> {
+    let invalid = || {
+        AppError::invalid(
+            field,
+            format!("{raw:?} is not a valid phone number; write it in international form, e.g. +14155550123"),
+        )
+    };
+    let number = phonenumber::parse(Some(region), raw.trim()).map_err(|_| invalid())?;
+    if !phonenumber::is_valid(&number) {
+        return Err(invalid());
+    }
+    Ok(number.format().mode(Mode::E164).to_string())
+}
+
+/// Checks an email address (RFC 5322 addr-spec) and returns it trimmed.
+pub fn email(raw: &str, field: &str) -> Result<String, AppError> {
+    let trimmed = raw.trim();
+    if trimmed.len() > 254 || !email_address::EmailAddress::is_valid(trimmed) {
+        return Err(AppError::invalid(
+            field,
+            format!("{raw:?} is not a valid email address"),
+        ));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Trimmed text that must not be empty.
+pub fn required_text(raw: &str, field: &str) -> Result<String, AppError> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::invalid(
+            field,
+            format!("`{field}` must not be empty"),
+        ));
+    }
+    bounded(trimmed, field)
+}
+
+/// Trimmed text where empty means absent.
+pub fn optional_text(raw: Option<&str>, field: &str) -> Result<Option<String>, AppError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => bounded(text, field).map(Some),
+    }
+}
+
+fn bounded(text: &str, field: &str) -> Result<String, AppError> {
+    if text.chars().count() > MAX_TEXT_LEN {
+        return Err(AppError::invalid(
+            field,
+            format!("`{field}` must be at most {MAX_TEXT_LEN} characters"),
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// Twilio SIDs are a two-letter prefix (`AC` account, `PN` number, `MG` messaging
+/// service) and 32 hex digits.
+pub fn is_twilio_sid(sid: &str, prefix: &str) -> bool {
+    sid.len() == 34 && sid.starts_with(prefix) && sid[2..].chars().all(|c| c.is_ascii_hexdigit())
+}
+
+/// For PATCH bodies: tells a field that is absent (`None`) from one set to null
+/// (`Some(None)`). Use with `#[serde(default, deserialize_with = "validate::patch_field")]`.
+pub fn patch_field<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_become_e164() {
+        let us = country::Id::US;
+        assert_eq!(
+            phone_number("(415) 555-0123", us, "p").unwrap(),
+            "+14155550123"
+        );
+        assert_eq!(
+            phone_number("+44 20 7946 0958", us, "p").unwrap(),
+            "+442079460958"
+        );
+        assert_eq!(
+            phone_number("020 7946 0958", country::Id::GB, "p").unwrap(),
+            "+442079460958"
+        );
+    }
+
+    #[test]
+    fn impossible_phone_numbers_are_refused() {
+        for raw in ["", "hello", "123", "+1 555", "+999 1234567"] {
+            let error = phone_number(raw, country::Id::US, "phone_number").unwrap_err();
+            assert!(
+                matches!(error, AppError::Invalid { field: Some(ref f), .. } if f == "phone_number"),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn emails_are_checked_and_trimmed() {
+        assert_eq!(email("  ann@example.com ", "e").unwrap(), "ann@example.com");
+        assert!(email("ann@", "e").is_err());
+        assert!(email("not an email", "e").is_err());
+    }
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(required_text("  Ann ", "name").unwrap(), "Ann");
+        assert!(required_text("   ", "name").is_err());
+        assert!(required_text(&"x".repeat(201), "name").is_err());
+        assert_eq!(optional_text(Some("  "), "lead_id").unwrap(), None);
+    }
+}

@@ -1,0 +1,198 @@
+//! The test harness: each test gets the real server on port 0, against a fresh
+//! PostgreSQL database that is dropped when the test ends (pass or fail).
+
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+use switchboard::accounts::{self, NewUser};
+use switchboard::auth::Role;
+use switchboard::config::{LogFormat, Settings};
+use switchboard::db::{self, DbPool};
+use switchboard::startup::Application;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The server a test talks to, and its database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: DbPool,
+    pub database_url: String,
+    _database: DatabaseGuard,
+}
+
+/// An organisation with an admin signed in.
+pub struct Org {
+    pub id: String,
+    pub admin_email: String,
+    pub token: String,
+}
+
+/// Where the test databases live: `SWITCHBOARD_TEST_DATABASE_URL`, else `DATABASE_URL`,
+/// else the local server. The path is replaced by a fresh database name per test.
+fn server_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn fresh_database_url() -> String {
+    let mut url = url::Url::parse(&server_url()).expect("test database URL");
+    url.set_path(&format!("/switchboard_test_{}", uuid::Uuid::new_v4().simple()));
+    url.to_string()
+}
+
+pub fn settings(database_url: &str) -> Settings {
+    Settings {
+        database_url: database_url.to_string(),
+        addr: "127.0.0.1:0".into(),
+        public_url: None,
+        data_dir: std::env::temp_dir().join("switchboard-tests"),
+        secret_key: Some("test-secret-key-that-is-long-enough-0123456789".into()),
+        log_format: LogFormat::Pretty,
+        default_region: "US".into(),
+        db_pool_size: 4,
+        session_hours: 12,
+        max_json_bytes: 64 * 1024,
+        static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
+        workers: Some(1),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let database_url = fresh_database_url();
+        let guard = DatabaseGuard(database_url.clone());
+        let app = Application::build(&settings(&database_url)).await.expect("server starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let pool = app.pool().clone();
+        actix_web::rt::spawn(app.run_until_stopped());
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            pool,
+            database_url,
+            _database: guard,
+        }
+    }
+
+    /// Creates an organisation and signs its admin in.
+    pub async fn create_org(&self, name: &str) -> Org {
+        let admin_email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+        let admin = NewUser {
+            email: &admin_email,
+            name: "Admin",
+            password: PASSWORD,
+            role: Role::Admin,
+            permissions: &[],
+        };
+        let (organization, _) = accounts::create_organization(&self.pool, name, admin)
+            .await
+            .expect("organisation created");
+        let token = self.login(&admin_email, PASSWORD).await;
+        Org {
+            id: organization.id.to_string(),
+            admin_email,
+            token,
+        }
+    }
+
+    /// Adds an agent to an organisation and signs them in.
+    pub async fn create_agent(&self, org: &Org) -> String {
+        let email = format!("agent-{}@example.com", uuid::Uuid::new_v4().simple());
+        let agent = NewUser {
+            email: &email,
+            name: "Agent",
+            password: PASSWORD,
+            role: Role::Agent,
+            permissions: &[],
+        };
+        accounts::create_user(&self.pool, org.id.parse().map(switchboard::db::ids::OrganizationId).unwrap(), agent)
+            .await
+            .expect("agent created");
+        self.login(&email, PASSWORD).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .send(self.request(Method::POST, "/api/auth/login", None).json(&json!({"email": email, "password": password})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "login failed: {body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let builder = self.client.request(method, format!("{}{}", self.address, path));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    /// Sends a request and returns its status and JSON body (`null` when empty).
+    pub async fn send(&self, request: RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let text = response.text().await.expect("body read");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+        };
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.send(self.request(Method::GET, path, Some(token))).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.request(Method::POST, path, Some(token)).json(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.request(Method::PATCH, path, Some(token)).json(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.send(self.request(Method::DELETE, path, Some(token))).await
+    }
+
+    /// Creates a contact and returns it, asserting success.
+    pub async fn create_contact(&self, token: &str, body: Value) -> Value {
+        let (status, contact) = self.post("/api/contacts", token, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{contact}");
+        contact
+    }
+}
+
+/// Asserts the documented error shape and returns the error object.
+pub fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, expected_code: &str) -> Value {
+    assert_eq!(status, expected_status, "unexpected status; body: {body}");
+    let error = &body["error"];
+    assert_eq!(error["code"], expected_code, "unexpected code; body: {body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "an error needs a message: {body}"
+    );
+    error.clone()
+}
+
+/// Drops the test database when the test ends, even when it panicked.
+struct DatabaseGuard(String);
+
+impl Drop for DatabaseGuard {
+    fn drop(&mut self) {
+        let url = self.0.clone();
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(db::drop_database(&url))
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.0);
+        }
+    }
+}

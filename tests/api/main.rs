@@ -1,0 +1,9 @@
+//! Integration tests: the real server over HTTP, against a real PostgreSQL.
+
+mod auth;
+mod cli;
+mod contacts;
+mod errors;
+mod helpers;
+mod senders;
+mod tenancy;
