@@ -62,6 +62,22 @@ pub struct Settings {
     #[arg(long, env = "SWITCHBOARD_STATIC_DIR", default_value = "static")]
     pub static_dir: PathBuf,
 
+    /// Frames queued for one WebSocket before the client counts as stalled and is cut off.
+    #[arg(long, env = "SWITCHBOARD_WS_OUTBOX_FRAMES", default_value_t = 1024)]
+    pub ws_outbox_frames: usize,
+
+    /// How long events are kept for clients that reconnect with `since`, in seconds.
+    #[arg(long, env = "SWITCHBOARD_WS_RESUME_WINDOW_SECS", default_value_t = 300)]
+    pub ws_resume_window_secs: u64,
+
+    /// Seconds between WebSocket pings; a socket silent for three of them is closed.
+    #[arg(long, env = "SWITCHBOARD_WS_HEARTBEAT_SECS", default_value_t = 15)]
+    pub ws_heartbeat_secs: u64,
+
+    /// The sandbox carrier's delay between status steps, in milliseconds.
+    #[arg(long, env = "SWITCHBOARD_SANDBOX_DELAY_MS", default_value_t = 800)]
+    pub sandbox_delay_ms: u64,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SWITCHBOARD_WORKERS")]
     pub workers: Option<usize>,
@@ -79,6 +95,20 @@ impl Settings {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{bound_addr}"),
+        }
+    }
+
+    pub fn realtime(&self) -> crate::actors::RealtimeConfig {
+        use std::time::Duration;
+        let heartbeat = Duration::from_secs(self.ws_heartbeat_secs.max(1));
+        crate::actors::RealtimeConfig {
+            contact_idle: Duration::from_secs(60),
+            resume_window: Duration::from_secs(self.ws_resume_window_secs),
+            resume_events: 10_000,
+            outbox_frames: self.ws_outbox_frames.max(1),
+            heartbeat,
+            client_timeout: heartbeat * 3,
+            sandbox_delay: Duration::from_millis(self.sandbox_delay_ms),
         }
     }
 

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::db::contact_methods::{
     self, ContactMethod, ContactMethodInsertForm, ContactMethodUpdateForm, MethodKind,
 };
+use crate::db::contact_reads;
 use crate::db::contacts::{self, Contact, ContactCursor, ContactInsertForm, ContactUpdateForm};
-use crate::db::ids::{ContactId, ContactMethodId, OrganizationId};
+use crate::db::ids::{ContactId, ContactMethodId, OrganizationId, UserId};
 use crate::error::AppError;
 use crate::validate;
 
@@ -23,6 +24,8 @@ pub struct ContactView {
     pub lead_id: Option<String>,
     pub partner_id: Option<String>,
     pub last_contacted_at: Option<DateTime<Utc>>,
+    /// Inbound messages the calling operator has not read.
+    pub unread_count: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub phones: Vec<ContactPhoneView>,
@@ -266,14 +269,17 @@ fn prepare_methods(
         .collect()
 }
 
-/// Shapes contacts for the API, loading all their phones and emails in one query.
+/// Shapes contacts for the API as `reader` sees them, loading all their phones and
+/// emails in one query and their unread counts in another.
 pub async fn views(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
+    reader: UserId,
     list: Vec<Contact>,
 ) -> Result<Vec<ContactView>, AppError> {
     let ids: Vec<ContactId> = list.iter().map(|contact| contact.id).collect();
     let mut methods = contact_methods::list_for_contacts(conn, org, &ids).await?;
+    let unread = contact_reads::unread_counts(conn, org, reader, &ids).await?;
     Ok(list
         .into_iter()
         .map(|contact| {
@@ -283,6 +289,7 @@ pub async fn views(
                 lead_id: contact.lead_id,
                 partner_id: contact.partner_id,
                 last_contacted_at: contact.last_contacted_at,
+                unread_count: unread.get(&contact.id).copied().unwrap_or(0),
                 created_at: contact.created_at,
                 updated_at: contact.updated_at,
                 phones: Vec::new(),
@@ -306,10 +313,11 @@ pub async fn views(
 pub async fn view(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
+    reader: UserId,
     id: ContactId,
 ) -> Result<ContactView, AppError> {
     let contact = find(conn, org, id).await?;
-    let mut list = views(conn, org, vec![contact]).await?;
+    let mut list = views(conn, org, reader, vec![contact]).await?;
     Ok(list.remove(0))
 }
 
@@ -327,6 +335,7 @@ async fn find(
 pub async fn create(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
+    reader: UserId,
     region: country::Id,
     new: NewContact,
 ) -> Result<ContactView, AppError> {
@@ -357,12 +366,13 @@ pub async fn create(
         Ok(())
     })
     .await?;
-    view(conn, org, id).await
+    view(conn, org, reader, id).await
 }
 
 pub async fn update(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
+    reader: UserId,
     id: ContactId,
     changes: ContactChanges,
 ) -> Result<ContactView, AppError> {
@@ -386,7 +396,7 @@ pub async fn update(
         .await
         .optional()?
         .ok_or(AppError::NotFound("contact"))?;
-    view(conn, org, id).await
+    view(conn, org, reader, id).await
 }
 
 pub async fn delete(

@@ -27,7 +27,7 @@ pub async fn ensure(pool: &DbPool, region: country::Id) -> Result<bool, AppError
     {
         return Ok(false);
     }
-    let (organization, _) = accounts::create_organization(
+    let (organization, admin) = accounts::create_organization(
         pool,
         "Demo Clinic",
         NewUser {
@@ -84,6 +84,7 @@ pub async fn ensure(pool: &DbPool, region: country::Id) -> Result<bool, AppError
         contacts::create(
             &mut conn,
             org,
+            admin.id,
             region,
             NewContact {
                 name: name.into(),

@@ -30,6 +30,10 @@ pub enum AppError {
     /// Unknown ids and other organisations' ids alike: never reveal which.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Like `NotFound`, naming the id (for lists of ids, where the client needs to know
+    /// which one).
+    #[error("{0}")]
+    NotFoundNamed(String),
     #[error("no API route {0}")]
     UnknownRoute(String),
     #[error("{0}")]
@@ -70,7 +74,7 @@ impl AppError {
             AppError::Invalid { .. } => "invalid",
             AppError::Unauthenticated(_) => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
-            AppError::NotFound(_) => "not_found",
+            AppError::NotFound(_) | AppError::NotFoundNamed(_) => "not_found",
             AppError::UnknownRoute(_) => "unknown_route",
             AppError::Conflict(_) => "conflict",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
@@ -110,7 +114,9 @@ impl ResponseError for AppError {
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) | AppError::UnknownRoute(_) => StatusCode::NOT_FOUND,
+            AppError::NotFound(_) | AppError::NotFoundNamed(_) | AppError::UnknownRoute(_) => {
+                StatusCode::NOT_FOUND
+            }
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -168,6 +174,7 @@ fn conflict_message(constraint: Option<&str>) -> &'static str {
             "this phone number is already registered"
         }
         Some("email_addresses_address_key") => "this email address is already registered",
+        Some("messages_client_id_key") => "a message with this client_id already exists",
         _ => "a record with these values already exists",
     }
 }

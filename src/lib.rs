@@ -2,6 +2,7 @@
 //! See README.md for the architecture.
 
 pub mod accounts;
+pub mod actors;
 pub mod auth;
 pub mod config;
 pub mod contacts;
@@ -9,6 +10,8 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod messages;
+pub mod protocol;
 pub mod routes;
 pub mod secrets;
 pub mod startup;

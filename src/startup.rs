@@ -1,6 +1,7 @@
 //! Builds the application: database, secrets, shared state, and the HTTP server.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
@@ -8,6 +9,7 @@ use anyhow::Context;
 use phonenumber::country;
 use tracing_actix_web::TracingLogger;
 
+use crate::actors::Realtime;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error;
@@ -17,6 +19,9 @@ use crate::secrets::SecretKey;
 /// What every request handler can reach.
 pub struct AppState {
     pub pool: DbPool,
+    pub realtime: Arc<Realtime>,
+    /// The base URL the outside world uses (webhook signatures, links, origin checks).
+    pub public_url: String,
     pub secrets: SecretKey,
     /// Region for phone numbers written without a country code.
     pub default_region: country::Id,
@@ -55,6 +60,8 @@ impl Application {
         let public_url = settings.public_url(local_addr);
         let state = web::Data::new(AppState {
             pool: pool.clone(),
+            realtime: Realtime::start(pool.clone(), default_region, settings.realtime()),
+            public_url: public_url.clone(),
             secrets,
             default_region,
             session_ttl: chrono::Duration::hours(settings.session_hours.into()),

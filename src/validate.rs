@@ -25,6 +25,18 @@ pub fn phone_number(raw: &str, region: country::Id, field: &str) -> Result<Strin
     Ok(number.format().mode(Mode::E164).to_string())
 }
 
+/// An E.164 number as people of `region` write it ("(415) 555-0111"), in international
+/// form for other countries; anything unparseable is returned as it is.
+pub fn display_phone(e164: &str, region: country::Id) -> String {
+    match phonenumber::parse(None, e164) {
+        Ok(number) if number.country().id() == Some(region) => {
+            number.format().mode(Mode::National).to_string()
+        }
+        Ok(number) => number.format().mode(Mode::International).to_string(),
+        Err(_) => e164.to_string(),
+    }
+}
+
 /// Checks an email address (RFC 5322 addr-spec) and returns it trimmed.
 pub fn email(raw: &str, field: &str) -> Result<String, AppError> {
     let trimmed = raw.trim();

@@ -176,3 +176,21 @@ pub async fn oldest(
         .await
         .optional()
 }
+
+/// The contact's preferred entry of a kind.
+pub async fn preferred(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    contact: ContactId,
+    kind: MethodKind,
+) -> QueryResult<Option<ContactMethod>> {
+    contact_methods::table
+        .filter(contact_methods::organization_id.eq(org))
+        .filter(contact_methods::contact_id.eq(contact))
+        .filter(contact_methods::kind.eq(kind.as_str()))
+        .filter(contact_methods::is_preferred)
+        .select(ContactMethod::as_select())
+        .first(conn)
+        .await
+        .optional()
+}

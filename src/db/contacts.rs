@@ -211,3 +211,28 @@ fn escape_like(input: &str) -> String {
     }
     escaped
 }
+
+/// Records contact at `at`, never moving `last_contacted_at` backwards.
+pub async fn touch_last_contacted(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: ContactId,
+    at: DateTime<Utc>,
+) -> QueryResult<Option<DateTime<Utc>>> {
+    diesel::update(
+        contacts::table
+            .filter(contacts::organization_id.eq(org))
+            .filter(contacts::id.eq(id))
+            .filter(
+                contacts::last_contacted_at
+                    .is_null()
+                    .or(contacts::last_contacted_at.lt(at)),
+            ),
+    )
+    .set(contacts::last_contacted_at.eq(at))
+    .returning(contacts::last_contacted_at)
+    .get_result(conn)
+    .await
+    .optional()
+    .map(Option::flatten)
+}

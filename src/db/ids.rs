@@ -34,4 +34,7 @@ id_types!(
     ContactMethodId,
     PhoneNumberId,
     EmailAddressId,
+    MessageId,
+    AttachmentId,
+    AuditLogId,
 );

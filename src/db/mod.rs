@@ -3,10 +3,14 @@
 //! it; the few that cannot (finding a token or a login email) say why.
 
 pub mod api_tokens;
+pub mod audit_log;
 pub mod contact_methods;
+pub mod contact_reads;
 pub mod contacts;
 pub mod email_addresses;
 pub mod ids;
+pub mod message_attachments;
+pub mod messages;
 pub mod organization_settings;
 pub mod organizations;
 pub mod phone_numbers;
@@ -32,6 +36,10 @@ pub async fn connect(database_url: &str, pool_size: usize) -> anyhow::Result<DbP
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
     Pool::builder(manager)
         .max_size(pool_size)
+        // A request that cannot get a connection in time answers 503 instead of hanging.
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(std::time::Duration::from_secs(10)))
+        .create_timeout(Some(std::time::Duration::from_secs(10)))
         .build()
         .context("building the database pool")
 }

@@ -15,6 +15,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        user_id -> Nullable<Uuid>,
+        action -> Text,
+        subject_type -> Text,
+        subject_id -> Uuid,
+        details -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     contact_methods (id) {
         id -> Uuid,
         organization_id -> Uuid,
@@ -25,6 +38,15 @@ diesel::table! {
         is_preferred -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contact_reads (organization_id, user_id, contact_id) {
+        organization_id -> Uuid,
+        user_id -> Uuid,
+        contact_id -> Uuid,
+        last_read_at -> Timestamptz,
     }
 }
 
@@ -49,6 +71,49 @@ diesel::table! {
         display_name -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    message_attachments (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        message_id -> Nullable<Uuid>,
+        storage_key -> Text,
+        content_type -> Text,
+        file_name -> Text,
+        file_size -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        contact_id -> Uuid,
+        phone_number_id -> Nullable<Uuid>,
+        email_address_id -> Nullable<Uuid>,
+        contact_method_id -> Nullable<Uuid>,
+        channel -> Text,
+        direction -> Text,
+        body -> Text,
+        subject -> Nullable<Text>,
+        from_address -> Nullable<Text>,
+        to_address -> Nullable<Text>,
+        status -> Text,
+        source -> Text,
+        ai_origin -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        private -> Bool,
+        sender_user_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        edited_at -> Nullable<Timestamptz>,
+        deleted_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -102,7 +167,12 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(audit_log -> organizations (organization_id));
 diesel::joinable!(contacts -> organizations (organization_id));
+diesel::joinable!(message_attachments -> organizations (organization_id));
+diesel::joinable!(messages -> contact_methods (contact_method_id));
+diesel::joinable!(messages -> email_addresses (email_address_id));
+diesel::joinable!(messages -> phone_numbers (phone_number_id));
 diesel::joinable!(email_addresses -> organizations (organization_id));
 diesel::joinable!(organization_settings -> organizations (organization_id));
 diesel::joinable!(phone_numbers -> organizations (organization_id));
@@ -110,9 +180,13 @@ diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
+    audit_log,
     contact_methods,
+    contact_reads,
     contacts,
     email_addresses,
+    message_attachments,
+    messages,
     organization_settings,
     organizations,
     phone_numbers,

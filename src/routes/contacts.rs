@@ -11,6 +11,7 @@ use crate::db::contacts::ContactListQuery;
 use crate::db::ids::{ContactId, ContactMethodId};
 use crate::error::AppError;
 use crate::extract::ApiJson;
+use crate::messages;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -24,7 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(remove_phone)
         .service(add_email)
         .service(update_email)
-        .service(remove_email);
+        .service(remove_email)
+        .service(mark_read);
 }
 
 const DEFAULT_PAGE: i64 = 50;
@@ -81,7 +83,7 @@ async fn list(
     let next_cursor = has_more
         .then(|| page.last().map(contacts::encode_cursor))
         .flatten();
-    let views = contacts::views(&mut conn, org, page).await?;
+    let views = contacts::views(&mut conn, org, caller.user_id, page).await?;
     Ok(HttpResponse::Ok().json(json!({ "contacts": views, "next_cursor": next_cursor })))
 }
 
@@ -95,6 +97,7 @@ async fn create(
     let view = contacts::create(
         &mut conn,
         caller.organization_id,
+        caller.user_id,
         state.default_region,
         body.0,
     )
@@ -109,7 +112,13 @@ async fn show(
     path: web::Path<ContactId>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let view = contacts::view(&mut conn, caller.organization_id, path.into_inner()).await?;
+    let view = contacts::view(
+        &mut conn,
+        caller.organization_id,
+        caller.user_id,
+        path.into_inner(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -121,8 +130,14 @@ async fn update(
     body: ApiJson<ContactChanges>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let view =
-        contacts::update(&mut conn, caller.organization_id, path.into_inner(), body.0).await?;
+    let view = contacts::update(
+        &mut conn,
+        caller.organization_id,
+        caller.user_id,
+        path.into_inner(),
+        body.0,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -261,4 +276,15 @@ async fn remove_email(
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Marks the contact's conversation read (up to now) for the calling operator.
+#[post("/contacts/{contact_id}/read")]
+async fn mark_read(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ContactId>,
+) -> Result<HttpResponse, AppError> {
+    let read_at = messages::mark_read(&state, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "read_at": read_at })))
 }

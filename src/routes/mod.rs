@@ -5,23 +5,28 @@ mod auth;
 mod contacts;
 mod email_addresses;
 mod health;
+mod messages;
 mod organization;
 mod phone_numbers;
+mod ws;
 
 use actix_web::web;
 
 use crate::error::AppError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(health::configure).service(
-        web::scope("/api")
-            .configure(auth::configure)
-            .configure(contacts::configure)
-            .configure(phone_numbers::configure)
-            .configure(email_addresses::configure)
-            .configure(organization::configure)
-            .default_service(web::to(unknown_api_route)),
-    );
+    cfg.configure(health::configure)
+        .service(ws::connect)
+        .service(
+            web::scope("/api")
+                .configure(auth::configure)
+                .configure(contacts::configure)
+                .configure(messages::configure)
+                .configure(phone_numbers::configure)
+                .configure(email_addresses::configure)
+                .configure(organization::configure)
+                .default_service(web::to(unknown_api_route)),
+        );
 }
 
 async fn unknown_api_route(

@@ -13,9 +13,14 @@ async fn login_gives_a_token_that_works_until_logout() {
     assert_eq!(me["user"]["email"], org.admin_email.as_str());
     assert_eq!(me["user"]["role"], "admin");
     assert_eq!(me["organization"]["name"], "Acme Clinic");
-    assert!(me["user"].get("password_hash").is_none(), "never expose the hash");
+    assert!(
+        me["user"].get("password_hash").is_none(),
+        "never expose the hash"
+    );
 
-    let (status, _) = app.send(app.request(Method::POST, "/api/auth/logout", Some(&org.token))).await;
+    let (status, _) = app
+        .send(app.request(Method::POST, "/api/auth/logout", Some(&org.token)))
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     let (status, body) = app.get("/api/me", &org.token).await;
@@ -28,7 +33,8 @@ async fn logout_revokes_only_that_session() {
     let org = app.create_org("Acme Clinic").await;
     let second = app.login(&org.admin_email, PASSWORD).await;
 
-    app.send(app.request(Method::POST, "/api/auth/logout", Some(&org.token))).await;
+    app.send(app.request(Method::POST, "/api/auth/logout", Some(&org.token)))
+        .await;
 
     let (status, _) = app.get("/api/me", &second).await;
     assert_eq!(status, StatusCode::OK, "the other session stays signed in");
@@ -40,17 +46,31 @@ async fn wrong_password_and_unknown_email_are_refused_alike() {
     let org = app.create_org("Acme Clinic").await;
 
     let wrong_password = app
-        .send(app.request(Method::POST, "/api/auth/login", None).json(&json!({
-            "email": org.admin_email, "password": "not the password"
-        })))
+        .send(
+            app.request(Method::POST, "/api/auth/login", None)
+                .json(&json!({
+                    "email": org.admin_email, "password": "not the password"
+                })),
+        )
         .await;
     let unknown_email = app
-        .send(app.request(Method::POST, "/api/auth/login", None).json(&json!({
-            "email": "nobody@example.com", "password": "not the password"
-        })))
+        .send(
+            app.request(Method::POST, "/api/auth/login", None)
+                .json(&json!({
+                    "email": "nobody@example.com", "password": "not the password"
+                })),
+        )
         .await;
-    assert_error(wrong_password.0, &wrong_password.1, StatusCode::UNAUTHORIZED, "unauthenticated");
-    assert_eq!(wrong_password, unknown_email, "the answer must not reveal which emails exist");
+    assert_error(
+        wrong_password.0,
+        &wrong_password.1,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    assert_eq!(
+        wrong_password, unknown_email,
+        "the answer must not reveal which emails exist"
+    );
 }
 
 #[actix_web::test]
@@ -64,7 +84,9 @@ async fn login_email_is_case_insensitive() {
 #[actix_web::test]
 async fn requests_without_or_with_a_bogus_token_are_refused() {
     let app = TestApp::spawn().await;
-    let (status, body) = app.send(app.request(Method::GET, "/api/contacts", None)).await;
+    let (status, body) = app
+        .send(app.request(Method::GET, "/api/contacts", None))
+        .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
     let (status, body) = app.get("/api/contacts", "sb_not-a-real-token").await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
@@ -74,7 +96,10 @@ async fn requests_without_or_with_a_bogus_token_are_refused() {
 async fn the_session_cookie_authenticates_and_writes_need_the_csrf_token() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Acme Clinic").await;
-    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
 
     let login = browser
         .post(format!("{}/api/auth/login", app.address))
@@ -88,15 +113,26 @@ async fn the_session_cookie_authenticates_and_writes_need_the_csrf_token() {
         .iter()
         .map(|value| value.to_str().unwrap().to_string())
         .collect();
-    let session_cookie = cookies.iter().find(|c| c.starts_with("sb_session=")).expect("session cookie");
+    let session_cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("sb_session="))
+        .expect("session cookie");
     assert!(session_cookie.contains("HttpOnly"), "{session_cookie}");
     let csrf_token = login.json::<serde_json::Value>().await.unwrap()["csrf_token"]
         .as_str()
         .unwrap()
         .to_string();
 
-    let me = browser.get(format!("{}/api/me", app.address)).send().await.unwrap();
-    assert_eq!(me.status(), StatusCode::OK, "reads work with the cookie alone");
+    let me = browser
+        .get(format!("{}/api/me", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        StatusCode::OK,
+        "reads work with the cookie alone"
+    );
 
     let contact = json!({ "name": "Ann" });
     let forged = browser
@@ -109,7 +145,11 @@ async fn the_session_cookie_authenticates_and_writes_need_the_csrf_token() {
     let body = forged.json().await.unwrap();
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
     let (_, list) = app.get("/api/contacts", &org.token).await;
-    assert_eq!(list["contacts"].as_array().unwrap().len(), 0, "the forged write changed nothing");
+    assert_eq!(
+        list["contacts"].as_array().unwrap().len(),
+        0,
+        "the forged write changed nothing"
+    );
 
     let genuine = browser
         .post(format!("{}/api/contacts", app.address))
@@ -127,6 +167,14 @@ async fn the_session_cookie_authenticates_and_writes_need_the_csrf_token() {
         .await
         .unwrap();
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    let after = browser.get(format!("{}/api/me", app.address)).send().await.unwrap();
-    assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "the cookie is cleared and the session revoked");
+    let after = browser
+        .get(format!("{}/api/me", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::UNAUTHORIZED,
+        "the cookie is cleared and the session revoked"
+    );
 }

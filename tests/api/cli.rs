@@ -11,7 +11,10 @@ fn switchboard(database_url: &str, args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
         .env("DATABASE_URL", database_url)
-        .env("SWITCHBOARD_SECRET_KEY", "test-secret-key-that-is-long-enough-0123456789")
+        .env(
+            "SWITCHBOARD_SECRET_KEY",
+            "test-secret-key-that-is-long-enough-0123456789",
+        )
         .env("RUST_LOG", "warn")
         .output()
         .expect("switchboard runs");
@@ -29,16 +32,38 @@ async fn org_and_user_create_make_operators_who_can_log_in() {
     let app = TestApp::spawn().await;
     let created = switchboard(
         &app.database_url,
-        &["org", "create", "--name", "Harbor Health", "--admin-email", "boss@harbor.example", "--admin-password", "s3cret-pass"],
+        &[
+            "org",
+            "create",
+            "--name",
+            "Harbor Health",
+            "--admin-email",
+            "boss@harbor.example",
+            "--admin-password",
+            "s3cret-pass",
+        ],
     );
-    let org_id = created["organization_id"].as_str().expect("organization_id").to_string();
+    let org_id = created["organization_id"]
+        .as_str()
+        .expect("organization_id")
+        .to_string();
     assert!(created["user_id"].is_string());
 
     let agent = switchboard(
         &app.database_url,
         &[
-            "user", "create", "--org", &org_id, "--email", "desk@harbor.example", "--password", "desk-pass-1",
-            "--name", "Front Desk", "--permission", "sms.admin",
+            "user",
+            "create",
+            "--org",
+            &org_id,
+            "--email",
+            "desk@harbor.example",
+            "--password",
+            "desk-pass-1",
+            "--name",
+            "Front Desk",
+            "--permission",
+            "sms.admin",
         ],
     );
     assert_eq!(agent["organization_id"], org_id.as_str());
@@ -58,6 +83,10 @@ async fn migrate_creates_a_missing_database() {
     let applied = result["applied"].as_array().expect("applied list");
     assert!(!applied.is_empty(), "a new database gets every migration");
     let again = switchboard(&url, &["migrate"]);
-    assert_eq!(again["applied"].as_array().unwrap().len(), 0, "nothing left to apply");
+    assert_eq!(
+        again["applied"].as_array().unwrap().len(),
+        0,
+        "nothing left to apply"
+    );
     switchboard::db::drop_database(&url).await.unwrap();
 }

@@ -39,14 +39,25 @@ async fn a_contact_is_created_with_normalised_phones_and_emails() {
     assert_eq!(contact["last_contacted_at"], Value::Null);
     let phones = contact["phones"].as_array().unwrap();
     assert_eq!(phones.len(), 2);
-    assert_eq!(phones[0]["phone_number"], "+442079460958", "preferred comes first");
+    assert_eq!(
+        phones[0]["phone_number"], "+442079460958",
+        "preferred comes first"
+    );
     assert_eq!(phones[0]["is_preferred"], true);
     assert_eq!(phones[1]["phone_number"], "+14155550111");
     assert_eq!(phones[1]["is_preferred"], false);
     assert_eq!(contact["emails"][0]["email"], "maria@example.com");
-    assert_eq!(contact["emails"][0]["is_preferred"], true, "a lone entry is preferred");
+    assert_eq!(
+        contact["emails"][0]["is_preferred"], true,
+        "a lone entry is preferred"
+    );
 
-    let (status, fetched) = app.get(&format!("/api/contacts/{}", contact["id"].as_str().unwrap()), &org.token).await;
+    let (status, fetched) = app
+        .get(
+            &format!("/api/contacts/{}", contact["id"].as_str().unwrap()),
+            &org.token,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fetched, contact);
 }
@@ -88,7 +99,10 @@ async fn only_one_entry_of_a_kind_can_be_preferred() {
     assert_eq!(error["field"], "phones");
 
     let contact = app
-        .create_contact(&org.token, json!({"name": "Ann", "phones": [{"phone_number": "+14155550111"}]}))
+        .create_contact(
+            &org.token,
+            json!({"name": "Ann", "phones": [{"phone_number": "+14155550111"}]}),
+        )
         .await;
     let id = contact["id"].as_str().unwrap();
     let first_phone = contact["phones"][0]["id"].as_str().unwrap().to_string();
@@ -105,27 +119,45 @@ async fn only_one_entry_of_a_kind_can_be_preferred() {
     assert_eq!(added["phone_number"], "+14155550122");
     assert_eq!(added["is_preferred"], true);
     let (_, contact) = app.get(&format!("/api/contacts/{id}"), &org.token).await;
-    let preferred: Vec<&Value> = contact["phones"].as_array().unwrap().iter().filter(|p| p["is_preferred"] == true).collect();
+    let preferred: Vec<&Value> = contact["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["is_preferred"] == true)
+        .collect();
     assert_eq!(preferred.len(), 1);
     assert_eq!(preferred[0]["id"], added["id"]);
 
     // The preference cannot simply be removed...
     let added_id = added["id"].as_str().unwrap();
     let (status, body) = app
-        .patch(&format!("/api/contacts/{id}/phones/{added_id}"), &org.token, json!({"is_preferred": false}))
+        .patch(
+            &format!("/api/contacts/{id}/phones/{added_id}"),
+            &org.token,
+            json!({"is_preferred": false}),
+        )
         .await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
 
     // ...but moves back when another entry is marked preferred.
     let (status, body) = app
-        .patch(&format!("/api/contacts/{id}/phones/{first_phone}"), &org.token, json!({"is_preferred": true, "label": "home"}))
+        .patch(
+            &format!("/api/contacts/{id}/phones/{first_phone}"),
+            &org.token,
+            json!({"is_preferred": true, "label": "home"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["is_preferred"], true);
     assert_eq!(body["label"], "home");
 
     // Removing the preferred entry promotes the remaining one.
-    let (status, _) = app.delete(&format!("/api/contacts/{id}/phones/{first_phone}"), &org.token).await;
+    let (status, _) = app
+        .delete(
+            &format!("/api/contacts/{id}/phones/{first_phone}"),
+            &org.token,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, contact) = app.get(&format!("/api/contacts/{id}"), &org.token).await;
     assert_eq!(contact["phones"].as_array().unwrap().len(), 1);
@@ -141,34 +173,60 @@ async fn phones_and_emails_are_added_edited_and_removed() {
     let id = contact["id"].as_str().unwrap();
 
     let (status, email) = app
-        .post(&format!("/api/contacts/{id}/emails"), &org.token, json!({"email": "ann@example.com"}))
+        .post(
+            &format!("/api/contacts/{id}/emails"),
+            &org.token,
+            json!({"email": "ann@example.com"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{email}");
-    assert_eq!(email["is_preferred"], true, "the first email becomes preferred");
+    assert_eq!(
+        email["is_preferred"], true,
+        "the first email becomes preferred"
+    );
     let email_id = email["id"].as_str().unwrap();
 
     let (status, edited) = app
-        .patch(&format!("/api/contacts/{id}/emails/{email_id}"), &org.token, json!({"email": "ann@work.example", "label": "work"}))
+        .patch(
+            &format!("/api/contacts/{id}/emails/{email_id}"),
+            &org.token,
+            json!({"email": "ann@work.example", "label": "work"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["email"], "ann@work.example");
     assert_eq!(edited["label"], "work");
 
     let (status, body) = app
-        .patch(&format!("/api/contacts/{id}/emails/{email_id}"), &org.token, json!({"email": "not-an-email"}))
+        .patch(
+            &format!("/api/contacts/{id}/emails/{email_id}"),
+            &org.token,
+            json!({"email": "not-an-email"}),
+        )
         .await;
-    assert_eq!(assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid")["field"], "email");
+    assert_eq!(
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid")["field"],
+        "email"
+    );
 
     let (status, body) = app
-        .post(&format!("/api/contacts/{id}/emails"), &org.token, json!({"email": "ANN@work.example"}))
+        .post(
+            &format!("/api/contacts/{id}/emails"),
+            &org.token,
+            json!({"email": "ANN@work.example"}),
+        )
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
 
     // An email id is not a phone id.
-    let (status, body) = app.delete(&format!("/api/contacts/{id}/phones/{email_id}"), &org.token).await;
+    let (status, body) = app
+        .delete(&format!("/api/contacts/{id}/phones/{email_id}"), &org.token)
+        .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 
-    let (status, _) = app.delete(&format!("/api/contacts/{id}/emails/{email_id}"), &org.token).await;
+    let (status, _) = app
+        .delete(&format!("/api/contacts/{id}/emails/{email_id}"), &org.token)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, contact) = app.get(&format!("/api/contacts/{id}"), &org.token).await;
     assert_eq!(contact["emails"], json!([]));
@@ -184,15 +242,28 @@ async fn a_contact_is_edited_and_deleted() {
     let id = contact["id"].as_str().unwrap();
 
     let (status, edited) = app
-        .patch(&format!("/api/contacts/{id}"), &org.token, json!({"name": "Ann Lee", "lead_id": null}))
+        .patch(
+            &format!("/api/contacts/{id}"),
+            &org.token,
+            json!({"name": "Ann Lee", "lead_id": null}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["name"], "Ann Lee");
     assert_eq!(edited["lead_id"], Value::Null, "null clears");
     assert_eq!(edited["partner_id"], "P-1", "absent leaves alone");
 
-    let (status, body) = app.patch(&format!("/api/contacts/{id}"), &org.token, json!({"name": "  "})).await;
-    assert_eq!(assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid")["field"], "name");
+    let (status, body) = app
+        .patch(
+            &format!("/api/contacts/{id}"),
+            &org.token,
+            json!({"name": "  "}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid")["field"],
+        "name"
+    );
 
     let (status, _) = app.delete(&format!("/api/contacts/{id}"), &org.token).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -212,14 +283,19 @@ async fn search_matches_name_phone_and_email() {
     let james = app
         .create_contact(&org.token, json!({"name": "James Chen", "phones": [{"phone_number": "+14155550122"}], "emails": [{"email": "jchen@clinic.example"}]}))
         .await;
-    app.create_contact(&org.token, json!({"name": "100% Real_Name"})).await;
+    app.create_contact(&org.token, json!({"name": "100% Real_Name"}))
+        .await;
 
     let search = |q: &str| {
         let app = &app;
         let token = org.token.clone();
         let q = q.to_string();
         async move {
-            let url = reqwest::Url::parse_with_params(&format!("{}/api/contacts", app.address), &[("search", q.as_str())]).unwrap();
+            let url = reqwest::Url::parse_with_params(
+                &format!("{}/api/contacts", app.address),
+                &[("search", q.as_str())],
+            )
+            .unwrap();
             let (status, body) = app.send(app.client.get(url).bearer_auth(token)).await;
             assert_eq!(status, StatusCode::OK, "{body}");
             ids(&body)
@@ -227,11 +303,31 @@ async fn search_matches_name_phone_and_email() {
     };
     let maria_id = maria["id"].as_str().unwrap().to_string();
     let james_id = james["id"].as_str().unwrap().to_string();
-    assert_eq!(search("garc").await, vec![maria_id.clone()], "by part of the name, any case");
-    assert_eq!(search("CLINIC.example").await, vec![james_id.clone()], "by email");
-    assert_eq!(search("5550122").await, vec![james_id.clone()], "by phone digits");
-    assert_eq!(search("(415) 555-0111").await, vec![maria_id.clone()], "by a formatted phone");
-    assert_eq!(search("%").await.len(), 1, "LIKE wildcards match only themselves");
+    assert_eq!(
+        search("garc").await,
+        vec![maria_id.clone()],
+        "by part of the name, any case"
+    );
+    assert_eq!(
+        search("CLINIC.example").await,
+        vec![james_id.clone()],
+        "by email"
+    );
+    assert_eq!(
+        search("5550122").await,
+        vec![james_id.clone()],
+        "by phone digits"
+    );
+    assert_eq!(
+        search("(415) 555-0111").await,
+        vec![maria_id.clone()],
+        "by a formatted phone"
+    );
+    assert_eq!(
+        search("%").await.len(),
+        1,
+        "LIKE wildcards match only themselves"
+    );
     assert!(search("nobody").await.is_empty());
 }
 
@@ -241,23 +337,34 @@ async fn the_list_is_ordered_by_last_contact_and_paginates_without_gaps() {
     let org = app.create_org("Acme").await;
     let mut created = Vec::new();
     for index in 0..7 {
-        let contact = app.create_contact(&org.token, json!({"name": format!("Contact {index}")})).await;
+        let contact = app
+            .create_contact(&org.token, json!({"name": format!("Contact {index}")}))
+            .await;
         created.push(contact["id"].as_str().unwrap().to_string());
     }
     // Contacts 1, 3 and 5 were contacted (5 most recently, 3 and 1 at the same moment);
     // the rest never were.
     let now = Utc::now();
     let mut conn = app.pool.get().await.unwrap();
-    for (index, at) in [(5, now), (3, now - Duration::hours(1)), (1, now - Duration::hours(1))] {
+    for (index, at) in [
+        (5, now),
+        (3, now - Duration::hours(1)),
+        (1, now - Duration::hours(1)),
+    ] {
         let id: uuid::Uuid = created[index].parse().unwrap();
-        diesel::update(contacts::table.filter(contacts::id.eq(switchboard::db::ids::ContactId(id))))
-            .set(contacts::last_contacted_at.eq(Some(at)))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        diesel::update(
+            contacts::table.filter(contacts::id.eq(switchboard::db::ids::ContactId(id))),
+        )
+        .set(contacts::last_contacted_at.eq(Some(at)))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
     // Same time: newest id first. Never contacted: last, newest first.
-    let expected: Vec<String> = [5, 3, 1, 6, 4, 2, 0].iter().map(|&i| created[i].clone()).collect();
+    let expected: Vec<String> = [5, 3, 1, 6, 4, 2, 0]
+        .iter()
+        .map(|&i| created[i].clone())
+        .collect();
 
     let (_, all) = app.get("/api/contacts", &org.token).await;
     assert_eq!(ids(&all), expected);
@@ -284,7 +391,13 @@ async fn the_list_is_ordered_by_last_contact_and_paginates_without_gaps() {
     assert_eq!(paged, expected, "every contact exactly once, in order");
 
     let (status, body) = app.get("/api/contacts?cursor=garbage", &org.token).await;
-    assert_eq!(assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query")["field"], "cursor");
+    assert_eq!(
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query")["field"],
+        "cursor"
+    );
     let (status, body) = app.get("/api/contacts?limit=0", &org.token).await;
-    assert_eq!(assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query")["field"], "limit");
+    assert_eq!(
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query")["field"],
+        "limit"
+    );
 }

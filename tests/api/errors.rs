@@ -24,7 +24,10 @@ async fn malformed_and_mistyped_bodies_are_named() {
 
     let (status, body) = post_raw(r#"{"name": "Ann", "nickname": "A"}"#).await;
     let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_field");
-    assert!(error["message"].as_str().unwrap().contains("nickname"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("nickname"),
+        "{error}"
+    );
 
     let (status, body) = post_raw(r#"{"name": 42}"#).await;
     let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_field");
@@ -32,9 +35,15 @@ async fn malformed_and_mistyped_bodies_are_named() {
 
     let (status, body) = post_raw(r#"{"phones": []}"#).await;
     let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_field");
-    assert!(error["message"].as_str().unwrap().contains("name"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("name"),
+        "{error}"
+    );
 
-    let (status, body) = post_raw(r#"{"name": "Ann", "emails": [{"email": "a@example.com", "is_preferred": "yes"}]}"#).await;
+    let (status, body) = post_raw(
+        r#"{"name": "Ann", "emails": [{"email": "a@example.com", "is_preferred": "yes"}]}"#,
+    )
+    .await;
     let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_field");
     assert_eq!(error["field"], "emails[0].is_preferred");
 
@@ -49,7 +58,12 @@ async fn oversize_and_non_json_bodies_are_refused() {
 
     let huge = json!({ "name": "x".repeat(100 * 1024) });
     let (status, body) = app.post("/api/contacts", &org.token, huge).await;
-    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
 
     let (status, body) = app
         .send(
@@ -58,7 +72,12 @@ async fn oversize_and_non_json_bodies_are_refused() {
                 .body("name=Ann"),
         )
         .await;
-    assert_error(status, &body, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
 
     let (_, list) = app.get("/api/contacts", &org.token).await;
     assert_eq!(list["contacts"], json!([]));
@@ -72,7 +91,12 @@ async fn bad_ids_queries_and_routes_get_json_errors() {
     let (status, body) = app.get("/api/contacts/not-a-uuid", &org.token).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_path");
 
-    let (status, body) = app.get(&format!("/api/contacts/{}", uuid::Uuid::now_v7()), &org.token).await;
+    let (status, body) = app
+        .get(
+            &format!("/api/contacts/{}", uuid::Uuid::now_v7()),
+            &org.token,
+        )
+        .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 
     let (status, body) = app.get("/api/contacts?limit=lots", &org.token).await;
@@ -81,7 +105,9 @@ async fn bad_ids_queries_and_routes_get_json_errors() {
     let (status, body) = app.get("/api/no-such-thing", &org.token).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "unknown_route");
 
-    let (status, body) = app.send(app.request(Method::PUT, "/api/me", Some(&org.token))).await;
+    let (status, body) = app
+        .send(app.request(Method::PUT, "/api/me", Some(&org.token)))
+        .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "unknown_route");
 }
 

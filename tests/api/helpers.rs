@@ -37,7 +37,10 @@ fn server_url() -> String {
 
 pub fn fresh_database_url() -> String {
     let mut url = url::Url::parse(&server_url()).expect("test database URL");
-    url.set_path(&format!("/switchboard_test_{}", uuid::Uuid::new_v4().simple()));
+    url.set_path(&format!(
+        "/switchboard_test_{}",
+        uuid::Uuid::new_v4().simple()
+    ));
     url.to_string()
 }
 
@@ -53,6 +56,11 @@ pub fn settings(database_url: &str) -> Settings {
         db_pool_size: 4,
         session_hours: 12,
         max_json_bytes: 64 * 1024,
+        ws_outbox_frames: 1024,
+        ws_resume_window_secs: 300,
+        ws_heartbeat_secs: 15,
+        // Fast enough that status changes arrive within a test, slow enough to be steps.
+        sandbox_delay_ms: 20,
         static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
         workers: Some(1),
     }
@@ -60,9 +68,16 @@ pub fn settings(database_url: &str) -> Settings {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns the server with some settings changed.
+    pub async fn spawn_with(change: impl FnOnce(&mut Settings)) -> TestApp {
         let database_url = fresh_database_url();
         let guard = DatabaseGuard(database_url.clone());
-        let app = Application::build(&settings(&database_url)).await.expect("server starts");
+        let mut settings = settings(&database_url);
+        change(&mut settings);
+        let app = Application::build(&settings).await.expect("server starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();
         actix_web::rt::spawn(app.run_until_stopped());
@@ -106,22 +121,34 @@ impl TestApp {
             role: Role::Agent,
             permissions: &[],
         };
-        accounts::create_user(&self.pool, org.id.parse().map(switchboard::db::ids::OrganizationId).unwrap(), agent)
-            .await
-            .expect("agent created");
+        accounts::create_user(
+            &self.pool,
+            org.id
+                .parse()
+                .map(switchboard::db::ids::OrganizationId)
+                .unwrap(),
+            agent,
+        )
+        .await
+        .expect("agent created");
         self.login(&email, PASSWORD).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> String {
         let (status, body) = self
-            .send(self.request(Method::POST, "/api/auth/login", None).json(&json!({"email": email, "password": password})))
+            .send(
+                self.request(Method::POST, "/api/auth/login", None)
+                    .json(&json!({"email": email, "password": password})),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "login failed: {body}");
         body["token"].as_str().expect("token").to_string()
     }
 
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
-        let builder = self.client.request(method, format!("{}{}", self.address, path));
+        let builder = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
         match token {
             Some(token) => builder.bearer_auth(token),
             None => builder,
@@ -142,19 +169,23 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        self.send(self.request(Method::GET, path, Some(token))).await
+        self.send(self.request(Method::GET, path, Some(token)))
+            .await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.request(Method::POST, path, Some(token)).json(&body)).await
+        self.send(self.request(Method::POST, path, Some(token)).json(&body))
+            .await
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
-        self.send(self.request(Method::PATCH, path, Some(token)).json(&body)).await
+        self.send(self.request(Method::PATCH, path, Some(token)).json(&body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        self.send(self.request(Method::DELETE, path, Some(token))).await
+        self.send(self.request(Method::DELETE, path, Some(token)))
+            .await
     }
 
     /// Creates a contact and returns it, asserting success.
@@ -165,11 +196,185 @@ impl TestApp {
     }
 }
 
+/// An organisation ready to message: a sending number and one contact with a phone.
+pub struct Conversation {
+    pub org: Org,
+    pub contact_id: String,
+    pub phone_number_id: String,
+}
+
+impl TestApp {
+    pub async fn conversation(&self) -> Conversation {
+        let org = self.create_org("Clinic").await;
+        let (status, number) = self
+            .post(
+                "/api/phone-numbers",
+                &org.token,
+                json!({"phone_number": "+14155550100", "label": "Front desk"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{number}");
+        let contact = self
+            .create_contact(
+                &org.token,
+                json!({"name": "Maria Garcia", "phones": [{"phone_number": "+14155550111"}]}),
+            )
+            .await;
+        Conversation {
+            contact_id: contact["id"].as_str().unwrap().to_string(),
+            phone_number_id: number["id"].as_str().unwrap().to_string(),
+            org,
+        }
+    }
+
+    /// Sends an SMS to the contact and returns the message, asserting success.
+    pub async fn send_sms(&self, token: &str, contact_id: &str, body: &str) -> Value {
+        let (status, message) = self
+            .post(
+                "/api/messages/send",
+                token,
+                json!({"contact_id": contact_id, "channel": "sms", "body": body}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{message}");
+        message
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket client, as a browser tab would be.
+pub struct WsClient {
+    socket: Socket,
+}
+
+/// How long a test waits for a frame before failing (a bound, not a synchronisation).
+const FRAME_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl WsClient {
+    pub async fn connect(http_address: &str, path: &str) -> WsClient {
+        let url = format!("{}{}", http_address.replacen("http://", "ws://", 1), path);
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("socket opens");
+        WsClient { socket }
+    }
+
+    /// Connects with a tiny receive buffer, so that a client that stops reading backs up
+    /// quickly instead of parking megabytes in the kernel.
+    pub async fn connect_with_small_buffer(app: &TestApp, token: &str) -> WsClient {
+        let address: std::net::SocketAddr =
+            app.address.trim_start_matches("http://").parse().unwrap();
+        let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+        tcp.set_recv_buffer_size(4096).unwrap();
+        let stream = tcp.connect(address).await.expect("tcp connects");
+        let url = format!("ws://{address}/ws?token={token}");
+        let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+        let (socket, _) = tokio_tungstenite::client_async(url, stream)
+            .await
+            .expect("socket opens");
+        let mut client = WsClient { socket };
+        assert_eq!(client.next().await["type"], "hello");
+        client
+    }
+
+    /// Connects, reads the `hello`, and returns the client.
+    pub async fn connect_authenticated(app: &TestApp, token: &str, query: &str) -> WsClient {
+        let mut client =
+            WsClient::connect(&app.address, &format!("/ws?token={token}{query}")).await;
+        let hello = client.next().await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        client
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        use futures_util::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                frame.to_string(),
+            ))
+            .await
+            .expect("frame sent");
+    }
+
+    /// The next JSON frame (control frames such as pings are answered and skipped).
+    pub async fn next(&mut self) -> Value {
+        self.try_next()
+            .await
+            .expect("the socket closed while a frame was expected")
+    }
+
+    /// The next JSON frame, or `None` once the server has closed the socket.
+    pub async fn try_next(&mut self) -> Option<Value> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let frame = tokio::time::timeout(FRAME_TIMEOUT, self.socket.next())
+                .await
+                .expect("a frame within the timeout");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(&text).expect("JSON frame"))
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Subscribes to a contact and returns the `subscribed` acknowledgement.
+    pub async fn subscribe(&mut self, contact_id: &str) -> Value {
+        self.send(json!({"type": "subscribe", "contact_id": contact_id}))
+            .await;
+        let ack = self.next().await;
+        assert_eq!(ack["type"], "subscribed", "{ack}");
+        assert_eq!(ack["contact_id"], contact_id);
+        ack
+    }
+
+    /// Every frame the server sent before answering a ping sent now: what this client
+    /// has been sent so far, without guessing how long to wait.
+    pub async fn drain(&mut self) -> Vec<Value> {
+        self.send(json!({"type": "ping"})).await;
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next().await;
+            if frame["type"] == "pong" {
+                return frames;
+            }
+            frames.push(frame);
+        }
+    }
+
+    /// Reads frames until one of type `kind` (for message `id`, when given) arrives,
+    /// returning everything read including it.
+    pub async fn until(&mut self, kind: &str, id: Option<&str>) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next().await;
+            let done = frame["type"] == kind && id.is_none_or(|id| frame["data"]["id"] == id);
+            frames.push(frame);
+            if done {
+                return frames;
+            }
+        }
+    }
+}
+
 /// Asserts the documented error shape and returns the error object.
-pub fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, expected_code: &str) -> Value {
+pub fn assert_error(
+    status: StatusCode,
+    body: &Value,
+    expected_status: StatusCode,
+    expected_code: &str,
+) -> Value {
     assert_eq!(status, expected_status, "unexpected status; body: {body}");
     let error = &body["error"];
-    assert_eq!(error["code"], expected_code, "unexpected code; body: {body}");
+    assert_eq!(
+        error["code"], expected_code,
+        "unexpected code; body: {body}"
+    );
     assert!(
         error["message"].as_str().is_some_and(|m| !m.is_empty()),
         "an error needs a message: {body}"

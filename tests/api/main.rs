@@ -5,5 +5,7 @@ mod cli;
 mod contacts;
 mod errors;
 mod helpers;
+mod messages;
+mod realtime;
 mod senders;
 mod tenancy;

@@ -1,0 +1,131 @@
+//! The realtime core. Actors own live state and fan every change out to the browsers
+//! viewing it:
+//!
+//! - [`org::OrgActor`], one per organisation: starts and stops its contacts' actors,
+//!   routes work to them, owns the organisation's event stream ([`stream::OrgStream`]).
+//! - [`contact::ContactActor`], one per contact with activity: applies that contact's
+//!   changes (new messages, status, edits, deletes, typing, read marks) in one order and
+//!   delivers each to the sessions viewing the contact.
+//! - [`ws_session::WsSession`], one per WebSocket.
+//! - [`sandbox::SandboxTransport`]: the stand-in carrier until real ones are configured.
+//!
+//! Every organisation's actors live on one arbiter (thread), picked by hashing its id,
+//! so an organisation's events are numbered and delivered in one order without locks,
+//! and organisations spread over the cores.
+
+pub mod contact;
+pub mod org;
+pub mod sandbox;
+pub mod stream;
+pub mod ws_session;
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::{Actor, Addr, Arbiter, ArbiterHandle, Handler, MailboxError, Message};
+use phonenumber::country;
+
+use crate::db::ids::{ContactId, OrganizationId};
+use crate::db::DbPool;
+use crate::error::AppError;
+use contact::ContactActor;
+use org::{OrgActor, ToContact};
+use sandbox::SandboxTransport;
+
+/// Tunables of the realtime core.
+#[derive(Debug, Clone)]
+pub struct RealtimeConfig {
+    /// A contact's actor stops after this long with no work and no viewers.
+    pub contact_idle: Duration,
+    /// Events are kept this long for reconnecting clients...
+    pub resume_window: Duration,
+    /// ...and at most this many per organisation.
+    pub resume_events: usize,
+    /// Frames queued for one socket before it counts as stalled and is cut off.
+    pub outbox_frames: usize,
+    /// How often the server pings each socket.
+    pub heartbeat: Duration,
+    /// A socket silent (no frame, no pong) this long is closed.
+    pub client_timeout: Duration,
+    /// The sandbox carrier's delay between status steps.
+    pub sandbox_delay: Duration,
+}
+
+/// What the actors need from the rest of the application.
+pub struct ActorDeps {
+    pub pool: DbPool,
+    pub region: country::Id,
+    pub config: RealtimeConfig,
+    pub sandbox: Addr<SandboxTransport>,
+}
+
+/// Finds or starts organisations' actors.
+pub struct Realtime {
+    orgs: Mutex<HashMap<OrganizationId, Addr<OrgActor>>>,
+    arbiters: Vec<ArbiterHandle>,
+    deps: Arc<ActorDeps>,
+}
+
+impl Realtime {
+    /// Starts one arbiter per core for the organisations' actors. Call from within the
+    /// actix system.
+    pub fn start(pool: DbPool, region: country::Id, config: RealtimeConfig) -> Arc<Realtime> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let sandbox = SandboxTransport::new(config.sandbox_delay).start();
+        Arc::new(Realtime {
+            orgs: Mutex::new(HashMap::new()),
+            arbiters: (0..cores).map(|_| Arbiter::new().handle()).collect(),
+            deps: Arc::new(ActorDeps {
+                pool,
+                region,
+                config,
+                sandbox,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &RealtimeConfig {
+        &self.deps.config
+    }
+
+    /// The organisation's actor, started on first use. Organisation actors live as long
+    /// as the server: when idle they hold no contacts and no retained events.
+    pub fn org(&self, org: OrganizationId) -> Addr<OrgActor> {
+        let mut orgs = self
+            .orgs
+            .lock()
+            .expect("the registry lock is never held across a panic");
+        orgs.entry(org)
+            .or_insert_with(|| {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                org.hash(&mut hasher);
+                let arbiter = &self.arbiters[hasher.finish() as usize % self.arbiters.len()];
+                let deps = self.deps.clone();
+                OrgActor::start_in_arbiter(arbiter, move |_| OrgActor::new(org, deps))
+            })
+            .clone()
+    }
+
+    /// Hands `message` to the contact's actor (starting it if needed) and waits for its
+    /// answer.
+    pub async fn to_contact<M>(
+        &self,
+        org: OrganizationId,
+        contact: ContactId,
+        message: M,
+    ) -> Result<M::Result, AppError>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        ContactActor: Handler<M>,
+    {
+        let answer = self.org(org).send(ToContact { contact, message }).await;
+        answer.and_then(|inner| inner).map_err(mailbox_error)
+    }
+}
+
+fn mailbox_error(error: MailboxError) -> AppError {
+    AppError::Unavailable(anyhow::anyhow!("the realtime core did not answer: {error}"))
+}

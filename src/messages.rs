@@ -1,0 +1,725 @@
+//! Messages as the API and the realtime core see them: checking and routing a send,
+//! recording new messages, and shaping them for clients. Changes go through the
+//! contact's actor (see `actors::contact`), which calls back into `record` and friends
+//! so that every change of one contact is applied and broadcast in one order.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::OptionalExtension;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use phonenumber::country;
+use serde::{Deserialize, Serialize};
+
+use crate::actors::contact::{AddMessage, DeleteMessage, EditMessage, MarkRead, RetryMessage};
+use crate::auth::Caller;
+use crate::db::contact_methods::{self, MethodKind};
+use crate::db::ids::{
+    AttachmentId, ContactId, ContactMethodId, EmailAddressId, MessageId, OrganizationId,
+    PhoneNumberId, UserId,
+};
+use crate::db::message_attachments::{self, Attachment};
+use crate::db::messages::{self as db_messages, Message, MessageInsertForm, MessageStatus};
+use crate::db::{contacts, email_addresses, phone_numbers, DbPool};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::validate;
+
+/// Twilio accepts up to 1600 characters (it splits them into segments).
+pub const MAX_SMS_CHARS: usize = 1600;
+const MAX_EMAIL_BODY_CHARS: usize = 100_000;
+const MAX_CLIENT_ID_LEN: usize = 200;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttachmentView {
+    pub id: AttachmentId,
+    pub content_type: String,
+    pub file_name: String,
+    pub file_size: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub contact_id: ContactId,
+    pub channel: String,
+    pub direction: String,
+    pub status: String,
+    pub body: String,
+    pub subject: Option<String>,
+    pub from_address: Option<String>,
+    pub to_address: Option<String>,
+    /// The label of the organisation's line this went through ("Front desk").
+    pub phone_line_label: Option<String>,
+    /// The receiving number as people write it, or the receiving email address.
+    pub receiver_number_display: Option<String>,
+    pub phone_number_id: Option<PhoneNumberId>,
+    pub email_address_id: Option<EmailAddressId>,
+    pub contact_phone_id: Option<ContactMethodId>,
+    pub contact_email_id: Option<ContactMethodId>,
+    pub source: String,
+    pub ai_origin: Option<String>,
+    pub external_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub client_id: Option<String>,
+    pub private: bool,
+    pub sender_user_id: Option<UserId>,
+    pub attachments: Vec<AttachmentView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+}
+
+/// What a status event tells subscribers.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub id: MessageId,
+    pub status: String,
+    pub external_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Message> for StatusView {
+    fn from(message: &Message) -> Self {
+        StatusView {
+            id: message.id,
+            status: message.status.clone(),
+            external_id: message.external_id.clone(),
+            error_code: message.error_code.clone(),
+            error_message: message.error_message.clone(),
+            updated_at: message.updated_at,
+        }
+    }
+}
+
+/// A message to record, with the pending uploads it takes.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub form: MessageInsertForm,
+    pub attachment_ids: Vec<AttachmentId>,
+}
+
+/// The recorded message; `created` is false when its `client_id` had been seen before.
+#[derive(Debug, Clone)]
+pub struct AddedMessage {
+    pub message: Message,
+    pub view: MessageView,
+    pub created: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    pub contact_id: ContactId,
+    pub channel: String,
+    #[serde(default)]
+    pub body: String,
+    pub phone_number_id: Option<PhoneNumberId>,
+    pub contact_phone_id: Option<ContactMethodId>,
+    pub email_address_id: Option<EmailAddressId>,
+    pub subject: Option<String>,
+    pub contact_email_id: Option<ContactMethodId>,
+    #[serde(default)]
+    pub attachment_ids: Vec<AttachmentId>,
+    pub ai_origin: Option<String>,
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    pub contact_id: ContactId,
+    pub body: String,
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditRequest {
+    pub body: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// The channels a message can be on, and which of them can be sent.
+const SENDABLE_CHANNELS: [&str; 2] = ["sms", "email"];
+const RECEIVE_ONLY_CHANNELS: [&str; 3] = ["whatsapp", "facebook_messenger", "instagram_dm"];
+
+/// Checks and routes a send, then records it through the contact's actor, which
+/// publishes `messaging.message.new` and hands it to delivery.
+pub async fn send(
+    state: &AppState,
+    caller: &Caller,
+    request: SendRequest,
+) -> Result<AddedMessage, AppError> {
+    let org = caller.organization_id;
+    let channel = match request.channel.as_str() {
+        "sms" => "sms",
+        "email" => "email",
+        other => {
+            let message = if RECEIVE_ONLY_CHANNELS.contains(&other) {
+                format!(
+                    "messages cannot be sent on {other}; only {} can be sent",
+                    SENDABLE_CHANNELS.join(" and ")
+                )
+            } else {
+                format!(
+                    "unknown channel {other:?}; only {} can be sent",
+                    SENDABLE_CHANNELS.join(" and ")
+                )
+            };
+            return Err(AppError::BadRequest {
+                code: "unsupported_channel",
+                message,
+                field: Some("channel".into()),
+            });
+        }
+    };
+    let client_id = client_id(request.client_id.as_deref())?;
+    let mut conn = state.pool.get().await?;
+    if let Some(existing) =
+        replayed(&mut conn, org, client_id.as_deref(), state.default_region).await?
+    {
+        return Ok(existing);
+    }
+    let body = request.body.trim_end().to_string();
+    if body.trim().is_empty() && request.attachment_ids.is_empty() {
+        return Err(AppError::invalid(
+            "body",
+            "the message is empty: write a body or attach a file",
+        ));
+    }
+    let contact = contacts::get(&mut conn, org, request.contact_id)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("contact"))?;
+    let mut form = MessageInsertForm {
+        id: MessageId::generate(),
+        organization_id: org,
+        contact_id: contact.id,
+        phone_number_id: None,
+        email_address_id: None,
+        contact_method_id: None,
+        channel,
+        direction: "outbound",
+        body,
+        subject: None,
+        from_address: None,
+        to_address: None,
+        status: MessageStatus::Queued.as_str(),
+        source: "operator",
+        ai_origin: validate::optional_text(request.ai_origin.as_deref(), "ai_origin")?,
+        client_id,
+        private: false,
+        sender_user_id: Some(caller.user_id),
+    };
+    if channel == "sms" {
+        if form.body.chars().count() > MAX_SMS_CHARS {
+            return Err(AppError::invalid(
+                "body",
+                format!("an SMS body is at most {MAX_SMS_CHARS} characters"),
+            ));
+        }
+        let to = contact_method(
+            &mut conn,
+            org,
+            contact.id,
+            MethodKind::Phone,
+            request.contact_phone_id,
+        )
+        .await?;
+        let from = sending_number(&mut conn, org, contact.id, request.phone_number_id).await?;
+        form.contact_method_id = Some(to.id);
+        form.to_address = Some(to.value);
+        form.phone_number_id = Some(from.id);
+        form.from_address = Some(from.phone_number);
+    } else {
+        if form.body.chars().count() > MAX_EMAIL_BODY_CHARS {
+            return Err(AppError::invalid(
+                "body",
+                format!("an email body is at most {MAX_EMAIL_BODY_CHARS} characters"),
+            ));
+        }
+        let subject = validate::required_text(request.subject.as_deref().unwrap_or(""), "subject")?;
+        let to = contact_method(
+            &mut conn,
+            org,
+            contact.id,
+            MethodKind::Email,
+            request.contact_email_id,
+        )
+        .await?;
+        let from = sending_address(&mut conn, org, request.email_address_id).await?;
+        form.subject = Some(subject);
+        form.contact_method_id = Some(to.id);
+        form.to_address = Some(to.value);
+        form.email_address_id = Some(from.id);
+        form.from_address = Some(from.address);
+    }
+    drop(conn);
+    let new = NewMessage {
+        form,
+        attachment_ids: request.attachment_ids,
+    };
+    state
+        .realtime
+        .to_contact(org, contact.id, AddMessage(new))
+        .await?
+}
+
+/// Adds a private note: shown to operators with the conversation, never sent.
+pub async fn add_note(
+    state: &AppState,
+    caller: &Caller,
+    request: NoteRequest,
+) -> Result<AddedMessage, AppError> {
+    let org = caller.organization_id;
+    let client_id = client_id(request.client_id.as_deref())?;
+    let mut conn = state.pool.get().await?;
+    if let Some(existing) =
+        replayed(&mut conn, org, client_id.as_deref(), state.default_region).await?
+    {
+        return Ok(existing);
+    }
+    if request.body.trim().is_empty() {
+        return Err(AppError::invalid("body", "the note is empty"));
+    }
+    contacts::get(&mut conn, org, request.contact_id)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("contact"))?;
+    drop(conn);
+    let form = MessageInsertForm {
+        id: MessageId::generate(),
+        organization_id: org,
+        contact_id: request.contact_id,
+        phone_number_id: None,
+        email_address_id: None,
+        contact_method_id: None,
+        channel: "note",
+        direction: "outbound",
+        body: request.body.trim_end().to_string(),
+        subject: None,
+        from_address: None,
+        to_address: None,
+        status: MessageStatus::Sent.as_str(),
+        source: "note",
+        ai_origin: None,
+        client_id,
+        private: true,
+        sender_user_id: Some(caller.user_id),
+    };
+    let new = NewMessage {
+        form,
+        attachment_ids: Vec::new(),
+    };
+    state
+        .realtime
+        .to_contact(org, request.contact_id, AddMessage(new))
+        .await?
+}
+
+/// A page of the contact's conversation in chronological order, and the `before`
+/// cursor for the page before it (`None` at the start of the conversation).
+pub async fn history(
+    state: &AppState,
+    caller: &Caller,
+    contact: ContactId,
+    before: Option<MessageId>,
+    limit: i64,
+) -> Result<(Vec<MessageView>, Option<MessageId>), AppError> {
+    let org = caller.organization_id;
+    let mut conn = state.pool.get().await?;
+    contacts::get(&mut conn, org, contact)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("contact"))?;
+    let before = match before {
+        Some(id) => {
+            let pivot = db_messages::get(&mut conn, org, id)
+                .await
+                .optional()?
+                .filter(|message| message.contact_id == contact)
+                .ok_or_else(|| AppError::BadRequest {
+                    code: "invalid_query",
+                    message: "`before` is not a message of this contact".into(),
+                    field: Some("before".into()),
+                })?;
+            Some((pivot.created_at, pivot.id))
+        }
+        None => None,
+    };
+    let mut page =
+        db_messages::list_for_contact(&mut conn, org, contact, before, limit + 1).await?;
+    let has_more = page.len() as i64 > limit;
+    page.truncate(limit as usize);
+    page.reverse();
+    let next_before = if has_more {
+        page.first().map(|message| message.id)
+    } else {
+        None
+    };
+    Ok((
+        views(&mut conn, org, page, state.default_region).await?,
+        next_before,
+    ))
+}
+
+pub async fn retry(
+    state: &AppState,
+    caller: &Caller,
+    id: MessageId,
+) -> Result<MessageView, AppError> {
+    let message = find(state, caller.organization_id, id).await?;
+    if message.status != MessageStatus::Failed.as_str() {
+        return Err(AppError::Conflict(format!(
+            "only failed messages can be retried; this one is {}",
+            message.status
+        )));
+    }
+    state
+        .realtime
+        .to_contact(
+            caller.organization_id,
+            message.contact_id,
+            RetryMessage { id },
+        )
+        .await?
+}
+
+pub async fn edit(
+    state: &AppState,
+    caller: &Caller,
+    id: MessageId,
+    request: EditRequest,
+) -> Result<MessageView, AppError> {
+    if request.body.is_none() && request.subject.is_none() {
+        return Err(AppError::invalid("body", "send a new `body` or `subject`"));
+    }
+    let message = find(state, caller.organization_id, id).await?;
+    let body = request.body.map(|body| body.trim_end().to_string());
+    if let Some(body) = &body {
+        if body.trim().is_empty() {
+            return Err(AppError::invalid("body", "the body cannot be empty"));
+        }
+        if message.channel == "sms" && body.chars().count() > MAX_SMS_CHARS {
+            return Err(AppError::invalid(
+                "body",
+                format!("an SMS body is at most {MAX_SMS_CHARS} characters"),
+            ));
+        }
+    }
+    let subject = request
+        .subject
+        .map(|subject| validate::required_text(&subject, "subject"))
+        .transpose()?;
+    let edit = EditMessage { id, body, subject };
+    state
+        .realtime
+        .to_contact(caller.organization_id, message.contact_id, edit)
+        .await?
+}
+
+pub async fn delete(state: &AppState, caller: &Caller, id: MessageId) -> Result<(), AppError> {
+    let message = find(state, caller.organization_id, id).await?;
+    let delete = DeleteMessage {
+        id,
+        user_id: caller.user_id,
+    };
+    state
+        .realtime
+        .to_contact(caller.organization_id, message.contact_id, delete)
+        .await?
+}
+
+pub async fn mark_read(
+    state: &AppState,
+    caller: &Caller,
+    contact: ContactId,
+) -> Result<DateTime<Utc>, AppError> {
+    let org = caller.organization_id;
+    contacts::get(&mut *state.pool.get().await?, org, contact)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("contact"))?;
+    let mark = MarkRead {
+        user_id: caller.user_id,
+    };
+    state.realtime.to_contact(org, contact, mark).await?
+}
+
+async fn find(state: &AppState, org: OrganizationId, id: MessageId) -> Result<Message, AppError> {
+    db_messages::get(&mut *state.pool.get().await?, org, id)
+        .await
+        .optional()?
+        .ok_or(AppError::NotFound("message"))
+}
+
+fn client_id(raw: Option<&str>) -> Result<Option<String>, AppError> {
+    let client_id = validate::optional_text(raw, "client_id")?;
+    if client_id
+        .as_ref()
+        .is_some_and(|id| id.len() > MAX_CLIENT_ID_LEN)
+    {
+        return Err(AppError::invalid(
+            "client_id",
+            format!("`client_id` is at most {MAX_CLIENT_ID_LEN} bytes"),
+        ));
+    }
+    Ok(client_id)
+}
+
+/// The message already recorded under this idempotency key, if any.
+async fn replayed(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    client_id: Option<&str>,
+    region: country::Id,
+) -> Result<Option<AddedMessage>, AppError> {
+    let Some(client_id) = client_id else {
+        return Ok(None);
+    };
+    match db_messages::find_by_client_id(conn, org, client_id).await? {
+        Some(message) => Ok(Some(AddedMessage {
+            view: view(conn, org, message.clone(), region).await?,
+            message,
+            created: false,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// The contact's phone or email to use: the one asked for, else the preferred one.
+async fn contact_method(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    contact: ContactId,
+    kind: MethodKind,
+    requested: Option<ContactMethodId>,
+) -> Result<contact_methods::ContactMethod, AppError> {
+    let (field, what) = match kind {
+        MethodKind::Phone => ("contact_phone_id", "phone number"),
+        MethodKind::Email => ("contact_email_id", "email address"),
+    };
+    match requested {
+        Some(id) => contact_methods::get(conn, org, contact, kind, id)
+            .await
+            .optional()?
+            .ok_or(AppError::NotFound(match kind {
+                MethodKind::Phone => "contact phone",
+                MethodKind::Email => "contact email",
+            })),
+        None => contact_methods::preferred(conn, org, contact, kind)
+            .await?
+            .ok_or_else(|| AppError::invalid(field, format!("the contact has no {what}"))),
+    }
+}
+
+/// The organisation number to send from: the one asked for, else the number the
+/// contact last wrote to (so replies come from the number they know), else the first.
+async fn sending_number(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    contact: ContactId,
+    requested: Option<PhoneNumberId>,
+) -> Result<phone_numbers::PhoneNumber, AppError> {
+    if let Some(id) = requested {
+        return phone_numbers::get(conn, org, id)
+            .await
+            .optional()?
+            .ok_or(AppError::NotFound("phone number"));
+    }
+    if let Some(last) = db_messages::last_inbound_phone_number(conn, org, contact).await? {
+        if let Some(number) = phone_numbers::get(conn, org, last).await.optional()? {
+            return Ok(number);
+        }
+    }
+    phone_numbers::list(conn, org)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            AppError::invalid(
+            "phone_number_id",
+            "the organisation has no phone number to send from; add one under /api/phone-numbers",
+        )
+        })
+}
+
+async fn sending_address(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    requested: Option<EmailAddressId>,
+) -> Result<email_addresses::EmailAddress, AppError> {
+    match requested {
+        Some(id) => email_addresses::get(conn, org, id)
+            .await
+            .optional()?
+            .ok_or(AppError::NotFound("email address")),
+        None => email_addresses::list(conn, org).await?.into_iter().next().ok_or_else(|| {
+            AppError::invalid(
+                "email_address_id",
+                "the organisation has no email address to send from; add one under /api/email-addresses",
+            )
+        }),
+    }
+}
+
+/// Records a new message and takes its attachments, in one transaction. A `client_id`
+/// seen before (even by a concurrent request) returns the first message instead.
+pub async fn record(
+    pool: &DbPool,
+    new: NewMessage,
+    region: country::Id,
+) -> Result<AddedMessage, AppError> {
+    let org = new.form.organization_id;
+    let mut conn = pool.get().await?;
+    if let Some(existing) = replayed(&mut conn, org, new.form.client_id.as_deref(), region).await? {
+        return Ok(existing);
+    }
+    let inserted = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let message = db_messages::insert(conn, &new.form).await?;
+            take_attachments(conn, org, &new.attachment_ids, message.id).await?;
+            Ok(message)
+        })
+        .await;
+    let message = match inserted {
+        Ok(message) => message,
+        Err(AppError::Conflict(_)) if new.form.client_id.is_some() => {
+            // Another request with the same key won the race: answer with its message.
+            return replayed(&mut conn, org, new.form.client_id.as_deref(), region)
+                .await?
+                .ok_or_else(|| {
+                    AppError::internal(anyhow::anyhow!("client_id conflict without a message"))
+                });
+        }
+        Err(error) => return Err(error),
+    };
+    Ok(AddedMessage {
+        view: view(&mut conn, org, message.clone(), region).await?,
+        message,
+        created: true,
+    })
+}
+
+async fn take_attachments(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    ids: &[AttachmentId],
+    message: MessageId,
+) -> Result<(), AppError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let found: HashMap<AttachmentId, Attachment> = message_attachments::lock_many(conn, org, ids)
+        .await?
+        .into_iter()
+        .map(|attachment| (attachment.id, attachment))
+        .collect();
+    for id in ids {
+        match found.get(id) {
+            None => {
+                return Err(AppError::NotFoundNamed(format!(
+                    "attachment {id} not found"
+                )))
+            }
+            Some(attachment) if attachment.message_id.is_some() => {
+                return Err(AppError::Conflict(format!(
+                    "attachment {id} is already attached to a message"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    message_attachments::link(conn, org, ids, message).await?;
+    Ok(())
+}
+
+pub async fn view(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    message: Message,
+    region: country::Id,
+) -> Result<MessageView, AppError> {
+    let mut list = views(conn, org, vec![message], region).await?;
+    Ok(list.remove(0))
+}
+
+/// Shapes messages for clients, loading line labels and attachments in two queries.
+pub async fn views(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    messages: Vec<Message>,
+    region: country::Id,
+) -> Result<Vec<MessageView>, AppError> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let labels: HashMap<PhoneNumberId, String> = phone_numbers::list(conn, org)
+        .await?
+        .into_iter()
+        .map(|number| (number.id, number.label))
+        .collect();
+    let ids: Vec<MessageId> = messages.iter().map(|message| message.id).collect();
+    let mut attachments: HashMap<MessageId, Vec<AttachmentView>> = HashMap::new();
+    for attachment in message_attachments::list_for_messages(conn, org, &ids).await? {
+        if let Some(message_id) = attachment.message_id {
+            attachments
+                .entry(message_id)
+                .or_default()
+                .push(AttachmentView {
+                    id: attachment.id,
+                    content_type: attachment.content_type,
+                    file_name: attachment.file_name,
+                    file_size: attachment.file_size,
+                });
+        }
+    }
+    Ok(messages
+        .into_iter()
+        .map(|message| {
+            let is_email = message.channel == "email";
+            let receiver_number_display = message.to_address.as_deref().map(|to| {
+                if is_email {
+                    to.to_string()
+                } else {
+                    validate::display_phone(to, region)
+                }
+            });
+            MessageView {
+                id: message.id,
+                contact_id: message.contact_id,
+                phone_line_label: message
+                    .phone_number_id
+                    .and_then(|id| labels.get(&id).cloned()),
+                receiver_number_display,
+                contact_phone_id: message.contact_method_id.filter(|_| !is_email),
+                contact_email_id: message.contact_method_id.filter(|_| is_email),
+                attachments: attachments.remove(&message.id).unwrap_or_default(),
+                channel: message.channel,
+                direction: message.direction,
+                status: message.status,
+                body: message.body,
+                subject: message.subject,
+                from_address: message.from_address,
+                to_address: message.to_address,
+                phone_number_id: message.phone_number_id,
+                email_address_id: message.email_address_id,
+                source: message.source,
+                ai_origin: message.ai_origin,
+                external_id: message.external_id,
+                error_code: message.error_code,
+                error_message: message.error_message,
+                client_id: message.client_id,
+                private: message.private,
+                sender_user_id: message.sender_user_id,
+                created_at: message.created_at,
+                updated_at: message.updated_at,
+                edited_at: message.edited_at,
+            }
+        })
+        .collect())
+}
