@@ -8,4 +8,4 @@ if [ -z "${SWITCHBOARD_TEST_DATABASE_URL:-${DATABASE_URL:-}}" ]; then
     ensure_postgres
     export SWITCHBOARD_TEST_DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres
 fi
-cargo test --all-targets "$@"
+cargo test "$@"

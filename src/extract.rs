@@ -70,3 +70,18 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         }
     })
 }
+
+/// A list's `limit` query parameter: 50 unless given, at most 200.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
+    const DEFAULT: i64 = 50;
+    const MAX: i64 = 200;
+    let limit = limit.unwrap_or(DEFAULT);
+    if !(1..=MAX).contains(&limit) {
+        return Err(AppError::BadRequest {
+            code: "invalid_query",
+            message: format!("`limit` must be between 1 and {MAX}"),
+            field: Some("limit".into()),
+        });
+    }
+    Ok(limit)
+}

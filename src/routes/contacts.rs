@@ -1,16 +1,17 @@
 use actix_web::{delete, get, patch, post, web, HttpResponse};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::Caller;
 use crate::contacts::{
-    self, ContactChanges, EmailChanges, NewContact, NewEmail, NewPhone, PhoneChanges,
+    self, ContactChanges, EmailChanges, MethodInput, NewContact, NewEmail, NewPhone, PhoneChanges,
 };
 use crate::db::contact_methods::MethodKind;
 use crate::db::contacts::ContactListQuery;
 use crate::db::ids::{ContactId, ContactMethodId};
 use crate::error::AppError;
-use crate::extract::ApiJson;
+use crate::extract::{page_limit, ApiJson};
 use crate::messages;
 use crate::startup::AppState;
 
@@ -20,17 +21,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(show)
         .service(update)
         .service(remove)
-        .service(add_phone)
-        .service(update_phone)
-        .service(remove_phone)
-        .service(add_email)
-        .service(update_email)
-        .service(remove_email)
         .service(mark_read);
+    contact_method_routes::<NewPhone, PhoneChanges>(cfg, "phones", MethodKind::Phone);
+    contact_method_routes::<NewEmail, EmailChanges>(cfg, "emails", MethodKind::Email);
 }
-
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 200;
 
 #[derive(Deserialize)]
 struct ListParams {
@@ -47,14 +41,7 @@ async fn list(
     caller: Caller,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::BadRequest {
-            code: "invalid_query",
-            message: format!("`limit` must be between 1 and {MAX_PAGE}"),
-            field: Some("limit".into()),
-        });
-    }
+    let limit = page_limit(params.limit)?;
     let after = params
         .cursor
         .as_deref()
@@ -156,125 +143,65 @@ async fn remove(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[post("/contacts/{contact_id}/phones")]
-async fn add_phone(
+/// `POST /contacts/{id}/phones|emails`, `PATCH` and `DELETE .../{entry_id}`: the
+/// same rules for both kinds, told apart by the body type and `kind`.
+fn contact_method_routes<New, Changes>(
+    cfg: &mut web::ServiceConfig,
+    segment: &str,
+    kind: MethodKind,
+) where
+    New: DeserializeOwned + Into<MethodInput> + 'static,
+    Changes: DeserializeOwned + Into<MethodInput> + 'static,
+{
+    cfg.service(
+        web::resource(format!("/contacts/{{contact_id}}/{segment}"))
+            .route(web::post().to(add_method::<New>)),
+    )
+    .service(
+        web::resource(format!("/contacts/{{contact_id}}/{segment}/{{entry_id}}"))
+            .route(web::patch().to(update_method::<Changes>))
+            .route(
+                web::delete()
+                    .to(move |state, caller, path| remove_method(state, caller, path, kind)),
+            ),
+    );
+}
+
+async fn add_method<New: Into<MethodInput>>(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<ContactId>,
-    body: ApiJson<NewPhone>,
+    body: ApiJson<New>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let org = caller.organization_id;
-    let phone = contacts::add_method(
-        &mut conn,
-        org,
-        path.into_inner(),
-        state.default_region,
-        body.0.into(),
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(phone))
+    let (org, region) = (caller.organization_id, state.default_region);
+    let entry =
+        contacts::add_method(&mut conn, org, path.into_inner(), region, body.0.into()).await?;
+    Ok(HttpResponse::Created().json(entry))
 }
 
-#[patch("/contacts/{contact_id}/phones/{phone_id}")]
-async fn update_phone(
+async fn update_method<Changes: Into<MethodInput>>(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(ContactId, ContactMethodId)>,
-    body: ApiJson<PhoneChanges>,
+    body: ApiJson<Changes>,
 ) -> Result<HttpResponse, AppError> {
     let (contact, id) = path.into_inner();
     let mut conn = state.pool.get().await?;
-    let org = caller.organization_id;
-    let phone = contacts::update_method(
-        &mut conn,
-        org,
-        contact,
-        id,
-        state.default_region,
-        body.0.into(),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(phone))
+    let (org, region) = (caller.organization_id, state.default_region);
+    let entry = contacts::update_method(&mut conn, org, contact, id, region, body.0.into()).await?;
+    Ok(HttpResponse::Ok().json(entry))
 }
 
-#[delete("/contacts/{contact_id}/phones/{phone_id}")]
-async fn remove_phone(
+async fn remove_method(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(ContactId, ContactMethodId)>,
+    kind: MethodKind,
 ) -> Result<HttpResponse, AppError> {
     let (contact, id) = path.into_inner();
     let mut conn = state.pool.get().await?;
-    contacts::remove_method(
-        &mut conn,
-        caller.organization_id,
-        contact,
-        MethodKind::Phone,
-        id,
-    )
-    .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[post("/contacts/{contact_id}/emails")]
-async fn add_email(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<ContactId>,
-    body: ApiJson<NewEmail>,
-) -> Result<HttpResponse, AppError> {
-    let mut conn = state.pool.get().await?;
-    let org = caller.organization_id;
-    let email = contacts::add_method(
-        &mut conn,
-        org,
-        path.into_inner(),
-        state.default_region,
-        body.0.into(),
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(email))
-}
-
-#[patch("/contacts/{contact_id}/emails/{email_id}")]
-async fn update_email(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<(ContactId, ContactMethodId)>,
-    body: ApiJson<EmailChanges>,
-) -> Result<HttpResponse, AppError> {
-    let (contact, id) = path.into_inner();
-    let mut conn = state.pool.get().await?;
-    let org = caller.organization_id;
-    let email = contacts::update_method(
-        &mut conn,
-        org,
-        contact,
-        id,
-        state.default_region,
-        body.0.into(),
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(email))
-}
-
-#[delete("/contacts/{contact_id}/emails/{email_id}")]
-async fn remove_email(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<(ContactId, ContactMethodId)>,
-) -> Result<HttpResponse, AppError> {
-    let (contact, id) = path.into_inner();
-    let mut conn = state.pool.get().await?;
-    contacts::remove_method(
-        &mut conn,
-        caller.organization_id,
-        contact,
-        MethodKind::Email,
-        id,
-    )
-    .await?;
+    contacts::remove_method(&mut conn, caller.organization_id, contact, kind, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

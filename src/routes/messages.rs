@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::auth::Caller;
 use crate::db::ids::{ContactId, MessageId};
 use crate::error::AppError;
-use crate::extract::ApiJson;
+use crate::extract::{page_limit, ApiJson};
 use crate::messages::{self, EditRequest, NoteRequest, SendRequest};
 use crate::startup::AppState;
 
@@ -17,9 +17,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(edit)
         .service(remove);
 }
-
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 200;
 
 /// `201` with the new message, or `200` with the first one when `client_id` repeats.
 #[post("/messages/send")]
@@ -66,14 +63,7 @@ async fn list(
     caller: Caller,
     params: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::BadRequest {
-            code: "invalid_query",
-            message: format!("`limit` must be between 1 and {MAX_PAGE}"),
-            field: Some("limit".into()),
-        });
-    }
+    let limit = page_limit(params.limit)?;
     let (page, next_before) =
         messages::history(&state, &caller, params.contact_id, params.before, limit).await?;
     Ok(HttpResponse::Ok().json(json!({ "messages": page, "next_before": next_before })))
