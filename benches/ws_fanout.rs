@@ -5,7 +5,10 @@
 //! - latency from the API request to the *last* subscriber's receipt (p50/p95/p99),
 //! - deliveries per second under a burst (every event frame to every subscriber).
 //!
-//! Run: `cargo bench --bench ws_fanout -- [--subscribers 10000] [--messages 200] [--burst 100]`
+//! Run: `cargo bench --bench ws_fanout -- [--subscribers 10000] [--messages 200] [--burst 100]
+//! [--sandbox-delay-ms 50]`. With a long sandbox delay the latency phase sees only
+//! `messaging.message.new` events; with the default each send also brings two status
+//! events to every subscriber while later messages are measured.
 //! Needs PostgreSQL (as `scripts/test.sh` sets up; `SWITCHBOARD_TEST_DATABASE_URL`
 //! overrides). Sockets are spread over 127.0.0.1-8 as source addresses, so the
 //! ephemeral port range is never the limit; the file-descriptor limit of this process
@@ -24,6 +27,9 @@ struct Options {
     subscribers: usize,
     messages: usize,
     burst: usize,
+    /// The sandbox carrier's step delay: each send also brings `sent` and `delivered`
+    /// events this long apart.
+    sandbox_delay_ms: u64,
 }
 
 fn options() -> Options {
@@ -31,6 +37,7 @@ fn options() -> Options {
         subscribers: 10_000,
         messages: 200,
         burst: 100,
+        sandbox_delay_ms: 50,
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
@@ -39,6 +46,7 @@ fn options() -> Options {
             "--subscribers" => options.subscribers = value(),
             "--messages" => options.messages = value(),
             "--burst" => options.burst = value(),
+            "--sandbox-delay-ms" => options.sandbox_delay_ms = value() as u64,
             _ => {}
         }
     }
@@ -91,7 +99,7 @@ async fn run(options: Options) {
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
     let data_dir = std::env::temp_dir().join(format!("switchboard-bench-{port}"));
-    let mut server = Server::start(&database_url, &address, &data_dir);
+    let mut server = Server::start(&database_url, &address, &data_dir, options.sandbox_delay_ms);
     let http = reqwest::Client::new();
     let base = format!("http://{address}");
     wait_until_up(&http, &base).await;
@@ -143,6 +151,9 @@ async fn run(options: Options) {
         closed: AtomicUsize::new(0),
     });
 
+    if let Ok(path) = std::env::var("SWITCHBOARD_BENCH_PID_FILE") {
+        std::fs::write(path, server.child.id().to_string()).unwrap();
+    }
     let rss_before = server.rss_kib();
     let opened = Instant::now();
     let subscribed = Arc::new(AtomicUsize::new(0));
@@ -221,11 +232,11 @@ async fn run(options: Options) {
         "  CPU during that phase ({wall:.1} s wall, 2 cores): server {server_cpu:.1} s, load generator {loadgen_cpu:.1} s"
     );
 
-    // Throughput: a burst of sends from several concurrent clients; every event
-    // (new, sent, delivered) reaches every subscriber.
+    // Throughput: a burst of sends from several concurrent clients; counts every event
+    // frame delivered (new, and the statuses that land meanwhile) until each
+    // subscriber has at least the burst's `new` events.
     wait_for(|| false, Duration::from_millis(500)).await;
     let frames_before = tally.frames.load(Ordering::Relaxed);
-    let expected = (options.burst * 3 * options.subscribers) as u64;
     let burst_started = Instant::now();
     let mut senders = Vec::new();
     for lane in 0..8 {
@@ -245,8 +256,13 @@ async fn run(options: Options) {
     for sender in senders {
         sender.await.unwrap();
     }
+    let burst_range = options.messages..options.messages + options.burst;
     let complete = wait_for(
-        || tally.frames.load(Ordering::Relaxed) - frames_before >= expected,
+        || {
+            burst_range
+                .clone()
+                .all(|index| tally.arrivals[index].load(Ordering::Relaxed) >= options.subscribers)
+        },
         Duration::from_secs(120),
     )
     .await;
@@ -381,13 +397,18 @@ struct Server {
 }
 
 impl Server {
-    fn start(database_url: &str, address: &str, data_dir: &std::path::Path) -> Server {
+    fn start(
+        database_url: &str,
+        address: &str,
+        data_dir: &std::path::Path,
+        sandbox_delay_ms: u64,
+    ) -> Server {
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .arg("serve")
             .env("DATABASE_URL", database_url)
             .env("SWITCHBOARD_ADDR", address)
             .env("SWITCHBOARD_DATA_DIR", data_dir)
-            .env("SWITCHBOARD_SANDBOX_DELAY_MS", "50")
+            .env("SWITCHBOARD_SANDBOX_DELAY_MS", sandbox_delay_ms.to_string())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
