@@ -332,13 +332,13 @@ async fn find(
         .ok_or(AppError::NotFound("contact"))
 }
 
-pub async fn create(
+/// Creates a contact with its phones and emails, in one transaction.
+pub async fn insert(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
-    reader: UserId,
     region: country::Id,
     new: NewContact,
-) -> Result<ContactView, AppError> {
+) -> Result<ContactId, AppError> {
     let id = ContactId::generate();
     let form = ContactInsertForm {
         id,
@@ -366,6 +366,18 @@ pub async fn create(
         Ok(())
     })
     .await?;
+    Ok(id)
+}
+
+/// Creates a contact and shows it as `reader` sees it.
+pub async fn create(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    reader: UserId,
+    region: country::Id,
+    new: NewContact,
+) -> Result<ContactView, AppError> {
+    let id = insert(conn, org, region, new).await?;
     view(conn, org, reader, id).await
 }
 

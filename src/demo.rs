@@ -27,7 +27,7 @@ pub async fn ensure(pool: &DbPool, region: country::Id) -> Result<bool, AppError
     {
         return Ok(false);
     }
-    let (organization, admin) = accounts::create_organization(
+    let (organization, _) = accounts::create_organization(
         pool,
         "Demo Clinic",
         NewUser {
@@ -81,10 +81,9 @@ pub async fn ensure(pool: &DbPool, region: country::Id) -> Result<bool, AppError
         ("Tom O'Brien", "+14155550144", "tom.obrien@example.com"),
     ];
     for (name, phone, email) in people {
-        contacts::create(
+        contacts::insert(
             &mut conn,
             org,
-            admin.id,
             region,
             NewContact {
                 name: name.into(),

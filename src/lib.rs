@@ -16,4 +16,6 @@ pub mod routes;
 pub mod secrets;
 pub mod startup;
 pub mod telemetry;
+pub mod twilio;
 pub mod validate;
+pub mod webhooks;

@@ -23,7 +23,7 @@ use crate::db::messages::{self as db_messages, Message, MessageInsertForm, Messa
 use crate::db::{contacts, email_addresses, phone_numbers, DbPool};
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::validate;
+use crate::{validate, webhooks};
 
 /// Twilio accepts up to 1600 characters (it splits them into segments).
 pub const MAX_SMS_CHARS: usize = 1600;
@@ -211,6 +211,7 @@ pub async fn send(
         status: MessageStatus::Queued.as_str(),
         source: "operator",
         ai_origin: validate::optional_text(request.ai_origin.as_deref(), "ai_origin")?,
+        external_id: None,
         client_id,
         private: false,
         sender_user_id: Some(caller.user_id),
@@ -231,6 +232,7 @@ pub async fn send(
         )
         .await?;
         let from = sending_number(&mut conn, org, contact.id, request.phone_number_id).await?;
+        webhooks::ensure_not_opted_out(&mut conn, org, &to.value, &from.phone_number).await?;
         form.contact_method_id = Some(to.id);
         form.to_address = Some(to.value);
         form.phone_number_id = Some(from.id);
@@ -307,6 +309,7 @@ pub async fn add_note(
         status: MessageStatus::Sent.as_str(),
         source: "note",
         ai_origin: None,
+        external_id: None,
         client_id,
         private: true,
         sender_user_id: Some(caller.user_id),

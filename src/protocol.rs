@@ -14,6 +14,8 @@ pub mod events {
     pub const MESSAGE_DELETED: &str = "messaging.message.deleted";
     pub const TYPING: &str = "messaging.typing";
     pub const CONTACT_UPDATED: &str = "messaging.contact.updated";
+    /// A contact wrote in: for a toast wherever the operator is.
+    pub const INBOUND: &str = "messaging.inbound";
 }
 
 /// WebSocket close codes the server uses (4000-4999 are the application's).

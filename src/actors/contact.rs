@@ -118,6 +118,21 @@ impl ContactActor {
             }),
             read: None,
         });
+        if message.direction == "inbound" {
+            let toast = json!({
+                "message_id": message.id,
+                "channel": message.channel,
+                "from": message.from_address,
+                "preview": message.body.chars().take(PREVIEW_CHARS).collect::<String>(),
+            });
+            self.stream.borrow_mut().publish(
+                Audience::Org,
+                events::INBOUND,
+                self.contact,
+                &toast,
+                true,
+            );
+        }
         self.hand_to_delivery(message);
         if contacted {
             // The contact list's sort key, not part of the message: updated off the

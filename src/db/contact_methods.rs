@@ -194,3 +194,22 @@ pub async fn preferred(
         .await
         .optional()
 }
+
+/// The oldest entry, across the organisation's contacts, with this exact value (for
+/// matching an inbound sender to a contact).
+pub async fn find_by_value(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    kind: MethodKind,
+    value: &str,
+) -> QueryResult<Option<ContactMethod>> {
+    contact_methods::table
+        .filter(contact_methods::organization_id.eq(org))
+        .filter(contact_methods::kind.eq(kind.as_str()))
+        .filter(contact_methods::value.eq(value))
+        .order(contact_methods::id)
+        .select(ContactMethod::as_select())
+        .first(conn)
+        .await
+        .optional()
+}

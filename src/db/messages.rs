@@ -127,6 +127,7 @@ pub struct MessageInsertForm {
     pub status: &'static str,
     pub source: &'static str,
     pub ai_origin: Option<String>,
+    pub external_id: Option<String>,
     pub client_id: Option<String>,
     pub private: bool,
     pub sender_user_id: Option<UserId>,
@@ -150,6 +151,21 @@ pub async fn insert(
         .returning(Message::as_returning())
         .get_result(conn)
         .await
+}
+
+/// The message a carrier knows by `external_id` (its SID), deleted or not.
+pub async fn find_by_external_id(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    external_id: &str,
+) -> QueryResult<Option<Message>> {
+    messages::table
+        .filter(messages::organization_id.eq(org))
+        .filter(messages::external_id.eq(external_id))
+        .select(Message::as_select())
+        .first(conn)
+        .await
+        .optional()
 }
 
 /// A message that has not been deleted.

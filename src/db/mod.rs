@@ -15,6 +15,7 @@ pub mod organization_settings;
 pub mod organizations;
 pub mod phone_numbers;
 pub mod schema;
+pub mod sms_opt_outs;
 pub mod users;
 
 use anyhow::Context;

@@ -68,3 +68,17 @@ pub async fn update(
         .get_result(conn)
         .await
 }
+
+/// The organisations whose settings name this Twilio account (usually one; several
+/// organisations may share an account through subaccounts of their own).
+pub async fn with_twilio_account(
+    conn: &mut AsyncPgConnection,
+    account_sid: &str,
+) -> QueryResult<Vec<OrganizationSettings>> {
+    // Not scoped by organisation: the webhook's account is what tells us which one.
+    organization_settings::table
+        .filter(organization_settings::twilio_account_sid.eq(account_sid))
+        .select(OrganizationSettings::as_select())
+        .load(conn)
+        .await
+}

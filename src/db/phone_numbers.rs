@@ -105,3 +105,18 @@ pub async fn delete(
     .execute(conn)
     .await
 }
+
+/// The organisation's sending number with this E.164 value.
+pub async fn find_by_number(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    number: &str,
+) -> QueryResult<Option<PhoneNumber>> {
+    phone_numbers::table
+        .filter(phone_numbers::organization_id.eq(org))
+        .filter(phone_numbers::phone_number.eq(number))
+        .select(PhoneNumber::as_select())
+        .first(conn)
+        .await
+        .optional()
+}

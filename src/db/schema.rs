@@ -154,6 +154,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    sms_opt_outs (organization_id, contact_number, org_number) {
+        organization_id -> Uuid,
+        contact_number -> Text,
+        org_number -> Text,
+        keyword -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Uuid,
         organization_id -> Uuid,
@@ -176,6 +186,7 @@ diesel::joinable!(messages -> phone_numbers (phone_number_id));
 diesel::joinable!(email_addresses -> organizations (organization_id));
 diesel::joinable!(organization_settings -> organizations (organization_id));
 diesel::joinable!(phone_numbers -> organizations (organization_id));
+diesel::joinable!(sms_opt_outs -> organizations (organization_id));
 diesel::joinable!(users -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -190,5 +201,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     organization_settings,
     organizations,
     phone_numbers,
+    sms_opt_outs,
     users,
 );

@@ -10,6 +10,7 @@ use crate::contacts::{
 use crate::db::contact_methods::MethodKind;
 use crate::db::contacts::ContactListQuery;
 use crate::db::ids::{ContactId, ContactMethodId};
+use crate::db::sms_opt_outs;
 use crate::error::AppError;
 use crate::extract::{page_limit, ApiJson};
 use crate::messages;
@@ -21,7 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(show)
         .service(update)
         .service(remove)
-        .service(mark_read);
+        .service(mark_read)
+        .service(opt_outs);
     contact_method_routes::<NewPhone, PhoneChanges>(cfg, "phones", MethodKind::Phone);
     contact_method_routes::<NewEmail, EmailChanges>(cfg, "emails", MethodKind::Email);
 }
@@ -214,4 +216,29 @@ async fn mark_read(
 ) -> Result<HttpResponse, AppError> {
     let read_at = messages::mark_read(&state, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({ "read_at": read_at })))
+}
+
+/// The contact's SMS opt-outs: which of their numbers opted out of which of ours.
+#[get("/contacts/{contact_id}/opt-outs")]
+async fn opt_outs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ContactId>,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = state.pool.get().await?;
+    let contact = contacts::view(
+        &mut conn,
+        caller.organization_id,
+        caller.user_id,
+        path.into_inner(),
+    )
+    .await?;
+    let numbers: Vec<String> = contact
+        .phones
+        .into_iter()
+        .map(|phone| phone.phone_number)
+        .collect();
+    let opt_outs =
+        sms_opt_outs::list_for_numbers(&mut conn, caller.organization_id, &numbers).await?;
+    Ok(HttpResponse::Ok().json(json!({ "opt_outs": opt_outs })))
 }

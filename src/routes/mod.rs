@@ -8,6 +8,7 @@ mod health;
 mod messages;
 mod organization;
 mod phone_numbers;
+mod webhooks;
 mod ws;
 
 use actix_web::web;
@@ -16,6 +17,7 @@ use crate::error::AppError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
+        .configure(webhooks::configure)
         .service(ws::connect)
         .service(
             web::scope("/api")

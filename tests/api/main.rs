@@ -9,3 +9,4 @@ mod messages;
 mod realtime;
 mod senders;
 mod tenancy;
+mod webhooks;

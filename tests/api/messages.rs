@@ -38,6 +38,7 @@ async fn receive_sms(app: &TestApp, org: &str, contact: &str, phone_number: &str
             status: "received",
             source: "webhook",
             ai_origin: None,
+            external_id: None,
             client_id: None,
             private: false,
             sender_user_id: None,

@@ -1,0 +1,2 @@
+DROP INDEX organization_settings_twilio_account_idx;
+DROP TABLE sms_opt_outs;

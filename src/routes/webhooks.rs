@@ -1,0 +1,58 @@
+//! `POST /webhooks/twilio/status` and `/webhooks/twilio/inbound`. The signature is
+//! checked before anything else; a missing or wrong one answers 403 and changes nothing.
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::webhooks::{self, TwilioWebhook};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(status).service(inbound);
+}
+
+/// An empty TwiML answer: "received, no reply".
+const EMPTY_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#;
+
+#[post("/webhooks/twilio/status")]
+async fn status(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let webhook = verify(&req, &body, &state).await?;
+    webhooks::apply_status(&state, &webhook).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[post("/webhooks/twilio/inbound")]
+async fn inbound(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let webhook = verify(&req, &body, &state).await?;
+    webhooks::receive_sms(&state, &webhook).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/xml")
+        .body(EMPTY_TWIML))
+}
+
+/// Twilio signs the public URL it was configured with, so the URL is rebuilt from
+/// `SWITCHBOARD_PUBLIC_URL` rather than from the socket the request came in on.
+async fn verify(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &AppState,
+) -> Result<TwilioWebhook, AppError> {
+    let url = match req.uri().query() {
+        Some(query) => format!("{}{}?{query}", state.public_url, req.path()),
+        None => format!("{}{}", state.public_url, req.path()),
+    };
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let signature = req
+        .headers()
+        .get("X-Twilio-Signature")
+        .and_then(|value| value.to_str().ok());
+    TwilioWebhook::verify(state, &url, params, signature).await
+}

@@ -1,0 +1,331 @@
+//! Carrier webhooks: who sent them (signature first), status reports, inbound messages
+//! and the opt-out keywords they carry.
+
+use serde_json::json;
+
+use crate::actors::contact::{AddMessage, ApplyStatus};
+use crate::contacts::{self, NewContact, NewPhone};
+use crate::db::audit_log::{self, AuditEntry};
+use crate::db::contact_methods::{self, MethodKind};
+use crate::db::ids::{AuditLogId, MessageId, OrganizationId};
+use crate::db::messages::{self as db_messages, MessageInsertForm, MessageStatus, StatusChange};
+use crate::db::organization_settings::OrganizationSettings;
+use crate::db::{organization_settings, phone_numbers, sms_opt_outs};
+use crate::error::AppError;
+use crate::messages::NewMessage;
+use crate::startup::AppState;
+use crate::{twilio, validate};
+
+/// A POST from Twilio: its form parameters and the organisations whose auth token
+/// signed it (usually one).
+pub struct TwilioWebhook {
+    params: Vec<(String, String)>,
+    signers: Vec<OrganizationSettings>,
+}
+
+impl TwilioWebhook {
+    /// Checks `X-Twilio-Signature` against the auth token of every organisation using
+    /// the request's `AccountSid`. Nothing else is looked at before this passes.
+    pub async fn verify(
+        state: &AppState,
+        url: &str,
+        params: Vec<(String, String)>,
+        signature: Option<&str>,
+    ) -> Result<TwilioWebhook, AppError> {
+        let forbidden =
+            || AppError::Forbidden("the request does not carry a valid Twilio signature".into());
+        let signature = signature.ok_or_else(forbidden)?;
+        let account_sid = param(&params, "AccountSid")
+            .ok_or_else(forbidden)?
+            .to_string();
+        let candidates =
+            organization_settings::with_twilio_account(&mut *state.pool.get().await?, &account_sid)
+                .await?;
+        let signers: Vec<OrganizationSettings> = candidates
+            .into_iter()
+            .filter(|settings| {
+                let token = settings
+                    .twilio_auth_token_encrypted
+                    .as_deref()
+                    .and_then(|stored| state.secrets.decrypt(stored).ok());
+                token.is_some_and(|token| {
+                    twilio::signature::is_valid(&token, url, &params, signature)
+                })
+            })
+            .collect();
+        if signers.is_empty() {
+            return Err(forbidden());
+        }
+        Ok(TwilioWebhook { params, signers })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        param(&self.params, name)
+    }
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// Applies a status callback through the message's contact actor (forward-only, so
+/// repeated and out-of-order callbacks settle on the right status). Unknown SIDs are
+/// acknowledged and logged: Twilio would retry anything else.
+pub async fn apply_status(state: &AppState, webhook: &TwilioWebhook) -> Result<(), AppError> {
+    let (Some(sid), Some(reported)) = (webhook.get("MessageSid"), webhook.get("MessageStatus"))
+    else {
+        return Err(AppError::bad_request(
+            "invalid_webhook",
+            "MessageSid and MessageStatus are required",
+        ));
+    };
+    let Some(status) = twilio::status(reported) else {
+        tracing::debug!(sid, reported, "ignoring a status we do not track");
+        return Ok(());
+    };
+    let mut conn = state.pool.get().await?;
+    for signer in &webhook.signers {
+        let org = signer.organization_id;
+        let Some(message) = db_messages::find_by_external_id(&mut conn, org, sid).await? else {
+            continue;
+        };
+        let error_code = webhook
+            .get("ErrorCode")
+            .filter(|code| !code.is_empty())
+            .map(str::to_string);
+        let error_message = error_code.as_deref().map(|code| {
+            twilio::error_message(code)
+                .map(str::to_string)
+                .or_else(|| webhook.get("ErrorMessage").map(str::to_string))
+                .unwrap_or_else(|| format!("Twilio error {code}"))
+        });
+        if error_code.as_deref() == Some("21610") {
+            record_opt_out(
+                state,
+                org,
+                message.to_address.as_deref(),
+                message.from_address.as_deref(),
+                "21610",
+            )
+            .await?;
+        }
+        drop(conn);
+        let change = StatusChange {
+            status,
+            external_id: None,
+            error_code,
+            error_message,
+        };
+        let report = ApplyStatus {
+            message_id: message.id,
+            change,
+        };
+        state
+            .realtime
+            .to_contact(org, message.contact_id, report)
+            .await??;
+        return Ok(());
+    }
+    tracing::warn!(sid, "status callback for a message we do not know");
+    Ok(())
+}
+
+const OPT_OUT_KEYWORDS: [&str; 8] = [
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "REVOKE",
+    "OPTOUT",
+];
+const OPT_IN_KEYWORDS: [&str; 3] = ["START", "YES", "UNSTOP"];
+const HELP_KEYWORDS: [&str; 2] = ["HELP", "INFO"];
+
+/// Stores an inbound SMS (once, however often Twilio retries it) for the organisation
+/// that owns the `To` number, creating the contact when the sender is new, and applies
+/// opt-out keywords.
+pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<(), AppError> {
+    let (Some(sid), Some(from), Some(to)) = (
+        webhook.get("MessageSid"),
+        webhook.get("From"),
+        webhook.get("To"),
+    ) else {
+        return Err(AppError::bad_request(
+            "invalid_webhook",
+            "MessageSid, From and To are required",
+        ));
+    };
+    let body = webhook.get("Body").unwrap_or_default();
+    let from = validate::phone_number(from, state.default_region, "From")
+        .unwrap_or_else(|_| from.trim().to_string());
+    let mut conn = state.pool.get().await?;
+    // The organisation that owns the number; else, for a number from a messaging
+    // service's pool, the one that owns the service.
+    let mut owner = None;
+    for signer in &webhook.signers {
+        if let Some(number) =
+            phone_numbers::find_by_number(&mut conn, signer.organization_id, to).await?
+        {
+            owner = Some((signer.organization_id, Some(number)));
+            break;
+        }
+    }
+    if owner.is_none() {
+        let service = webhook.get("MessagingServiceSid");
+        owner = webhook
+            .signers
+            .iter()
+            .find(|signer| {
+                service.is_some() && signer.twilio_messaging_service_sid.as_deref() == service
+            })
+            .map(|signer| (signer.organization_id, None));
+    }
+    let Some((org, number)) = owner else {
+        tracing::warn!(to, "inbound SMS to a number no organisation owns");
+        return Ok(());
+    };
+
+    let known = contact_methods::find_by_value(&mut conn, org, MethodKind::Phone, &from).await?;
+    let (contact_id, contact_phone_id) = match known {
+        Some(method) => (method.contact_id, Some(method.id)),
+        None => {
+            let new = NewContact {
+                name: validate::display_phone(&from, state.default_region),
+                lead_id: None,
+                partner_id: None,
+                phones: vec![NewPhone {
+                    phone_number: from.clone(),
+                    label: Some("mobile".into()),
+                    is_preferred: true,
+                }],
+                emails: Vec::new(),
+            };
+            let contact_id = contacts::insert(&mut conn, org, state.default_region, new).await?;
+            let phone =
+                contact_methods::find_by_value(&mut conn, org, MethodKind::Phone, &from).await?;
+            (contact_id, phone.map(|phone| phone.id))
+        }
+    };
+
+    let keyword = webhook
+        .get("OptOutType")
+        .map(str::to_ascii_uppercase)
+        .unwrap_or_else(|| body.trim().to_ascii_uppercase());
+    if OPT_OUT_KEYWORDS.contains(&keyword.as_str()) {
+        record_opt_out(state, org, Some(&from), Some(to), &keyword).await?;
+    } else if OPT_IN_KEYWORDS.contains(&keyword.as_str()) {
+        sms_opt_outs::remove(&mut conn, org, &from, to).await?;
+        audit(
+            &mut conn,
+            org,
+            "sms.opt_in",
+            contact_id.0,
+            json!({ "keyword": keyword, "org_number": to }),
+        )
+        .await?;
+    } else if HELP_KEYWORDS.contains(&keyword.as_str()) {
+        audit(
+            &mut conn,
+            org,
+            "sms.help",
+            contact_id.0,
+            json!({ "keyword": keyword, "org_number": to }),
+        )
+        .await?;
+    }
+    drop(conn);
+
+    let form = MessageInsertForm {
+        id: MessageId::generate(),
+        organization_id: org,
+        contact_id,
+        phone_number_id: number.map(|number| number.id),
+        email_address_id: None,
+        contact_method_id: contact_phone_id,
+        channel: "sms",
+        direction: "inbound",
+        body: body.to_string(),
+        subject: None,
+        from_address: Some(from.clone()),
+        to_address: Some(to.to_string()),
+        status: MessageStatus::Received.as_str(),
+        source: "webhook",
+        ai_origin: None,
+        external_id: Some(sid.to_string()),
+        // Twilio retries a webhook it got no answer for: the SID makes the retry a replay.
+        client_id: Some(format!("twilio:{sid}")),
+        private: false,
+        sender_user_id: None,
+    };
+    let new = NewMessage {
+        form,
+        attachment_ids: Vec::new(),
+    };
+    state
+        .realtime
+        .to_contact(org, contact_id, AddMessage(new))
+        .await??;
+    Ok(())
+}
+
+/// Records that `contact_number` opted out of SMS from `org_number`.
+async fn record_opt_out(
+    state: &AppState,
+    org: OrganizationId,
+    contact_number: Option<&str>,
+    org_number: Option<&str>,
+    keyword: &str,
+) -> Result<(), AppError> {
+    let (Some(contact_number), Some(org_number)) = (contact_number, org_number) else {
+        return Ok(());
+    };
+    let mut conn = state.pool.get().await?;
+    sms_opt_outs::record(&mut conn, org, contact_number, org_number, keyword).await?;
+    if let Some(method) =
+        contact_methods::find_by_value(&mut conn, org, MethodKind::Phone, contact_number).await?
+    {
+        let details = json!({ "keyword": keyword, "org_number": org_number });
+        audit(&mut conn, org, "sms.opt_out", method.contact_id.0, details).await?;
+    }
+    Ok(())
+}
+
+async fn audit(
+    conn: &mut diesel_async::AsyncPgConnection,
+    org: OrganizationId,
+    action: &str,
+    contact: uuid::Uuid,
+    details: serde_json::Value,
+) -> Result<(), AppError> {
+    let entry = AuditEntry {
+        id: AuditLogId::generate(),
+        organization_id: org,
+        user_id: None,
+        action,
+        subject_type: "contact",
+        subject_id: contact,
+        details,
+    };
+    Ok(audit_log::record(conn, &entry).await?)
+}
+
+/// Refuses an SMS to a number that opted out of the sending number.
+pub async fn ensure_not_opted_out(
+    conn: &mut diesel_async::AsyncPgConnection,
+    org: OrganizationId,
+    contact_number: &str,
+    org_number: &str,
+) -> Result<(), AppError> {
+    match sms_opt_outs::find(conn, org, contact_number, org_number).await? {
+        Some(opt_out) => Err(AppError::Conflict(format!(
+            "{contact_number} opted out of SMS from {org_number} (replied {}); they must text START to opt back in",
+            opt_out.keyword
+        ))),
+        None => Ok(()),
+    }
+}

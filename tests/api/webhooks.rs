@@ -1,0 +1,322 @@
+//! Twilio's webhooks, signed as Twilio signs them: status callbacks, inbound messages,
+//! opt-outs, and forged requests.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchboard::db::ids::MessageId;
+use switchboard::db::schema::messages;
+use switchboard::twilio::signature;
+
+use crate::helpers::{assert_error, Conversation, TestApp, WsClient};
+
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "twilio-auth-token-of-the-clinic";
+
+/// A clinic with Twilio configured, whose sandbox never acts on its own (so only the
+/// webhooks in the test move statuses).
+async fn clinic() -> (TestApp, Conversation) {
+    let app = TestApp::spawn_with(|settings| settings.sandbox_delay_ms = 3_600_000).await;
+    let chat = app.conversation().await;
+    let (status, body) = app
+        .patch(
+            "/api/organization/settings",
+            &chat.org.token,
+            json!({"twilio_account_sid": ACCOUNT, "twilio_auth_token": TOKEN}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (app, chat)
+}
+
+fn form(params: &[(&str, &str)]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Posts a webhook signed with `token` for the URL it is posted to.
+async fn post_signed(
+    app: &TestApp,
+    path: &str,
+    params: &[(String, String)],
+    token: &str,
+) -> (StatusCode, String) {
+    let url = format!("{}{}", app.address, path);
+    let signature = signature::sign(token, &url, params);
+    post_webhook(app, path, params, Some(&signature)).await
+}
+
+async fn post_webhook(
+    app: &TestApp,
+    path: &str,
+    params: &[(String, String)],
+    signature: Option<&str>,
+) -> (StatusCode, String) {
+    let mut request = app
+        .client
+        .post(format!("{}{}", app.address, path))
+        .form(params);
+    if let Some(signature) = signature {
+        request = request.header("X-Twilio-Signature", signature);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+fn status_callback(sid: &str, status: &str) -> Vec<(String, String)> {
+    form(&[
+        ("AccountSid", ACCOUNT),
+        ("MessageSid", sid),
+        ("MessageStatus", status),
+    ])
+}
+
+/// Sends an SMS and gives it the carrier SID `sid`, as if Twilio had accepted it.
+async fn sent_message(app: &TestApp, chat: &Conversation, sid: &str) -> String {
+    let message = app
+        .send_sms(&chat.org.token, &chat.contact_id, "Your results are ready")
+        .await;
+    let id: uuid::Uuid = message["id"].as_str().unwrap().parse().unwrap();
+    diesel::update(messages::table.find(MessageId(id)))
+        .set(messages::external_id.eq(sid))
+        .execute(&mut *app.pool.get().await.unwrap())
+        .await
+        .unwrap();
+    message["id"].as_str().unwrap().to_string()
+}
+
+async fn stored_status(app: &TestApp, chat: &Conversation) -> Value {
+    let (_, history) = app
+        .get(
+            &format!("/api/messages?contact_id={}", chat.contact_id),
+            &chat.org.token,
+        )
+        .await;
+    history["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone()
+}
+
+#[actix_web::test]
+async fn status_callbacks_in_any_order_settle_on_the_right_status() {
+    let (app, chat) = clinic().await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+    let id = sent_message(&app, &chat, "SM00000000000000000000000000000001").await;
+    assert_eq!(tab.next().await["type"], "messaging.message.new");
+
+    // Reversed and duplicated: delivered first, then the stale ones.
+    for status in ["delivered", "sent", "sent", "queued", "delivered"] {
+        let (code, body) = post_signed(
+            &app,
+            "/webhooks/twilio/status",
+            &status_callback("SM00000000000000000000000000000001", status),
+            TOKEN,
+        )
+        .await;
+        assert_eq!(code, StatusCode::NO_CONTENT, "{body}");
+    }
+    assert_eq!(stored_status(&app, &chat).await["status"], "delivered");
+    let statuses: Vec<Value> = tab
+        .drain()
+        .await
+        .into_iter()
+        .map(|f| f["data"]["status"].clone())
+        .collect();
+    assert_eq!(statuses, ["delivered"], "only the change is broadcast");
+
+    // A later failure report wins over delivered, with Twilio's code explained.
+    let mut failed = status_callback("SM00000000000000000000000000000001", "undelivered");
+    failed.push(("ErrorCode".into(), "30003".into()));
+    post_signed(&app, "/webhooks/twilio/status", &failed, TOKEN).await;
+    let message = stored_status(&app, &chat).await;
+    assert_eq!(message["id"], id.as_str());
+    assert_eq!(message["status"], "undelivered");
+    assert_eq!(message["error_code"], "30003");
+    assert!(
+        message["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable"),
+        "{message}"
+    );
+
+    // Unknown SIDs are acknowledged (Twilio would retry anything else).
+    let (code, _) = post_signed(
+        &app,
+        "/webhooks/twilio/status",
+        &status_callback("SMffffffffffffffffffffffffffffffff", "sent"),
+        TOKEN,
+    )
+    .await;
+    assert_eq!(code, StatusCode::NO_CONTENT);
+}
+
+#[actix_web::test]
+async fn forged_unsigned_and_tampered_webhooks_are_refused_and_change_nothing() {
+    let (app, chat) = clinic().await;
+    sent_message(&app, &chat, "SM00000000000000000000000000000002").await;
+    let callback = status_callback("SM00000000000000000000000000000002", "failed");
+    let url = format!("{}/webhooks/twilio/status", app.address);
+
+    let unsigned = post_webhook(&app, "/webhooks/twilio/status", &callback, None).await;
+    let wrong_token =
+        post_signed(&app, "/webhooks/twilio/status", &callback, "not-the-token").await;
+    let mut tampered = callback.clone();
+    let valid_signature = signature::sign(TOKEN, &url, &callback);
+    tampered[2].1 = "delivered".into();
+    let tampered = post_webhook(
+        &app,
+        "/webhooks/twilio/status",
+        &tampered,
+        Some(&valid_signature),
+    )
+    .await;
+    let mut other_account = callback.clone();
+    other_account[0].1 = "ACffffffffffffffffffffffffffffffff".into();
+    let other_account = post_signed(&app, "/webhooks/twilio/status", &other_account, TOKEN).await;
+    for (status, body) in [unsigned, wrong_token, tampered, other_account] {
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+    assert_eq!(
+        stored_status(&app, &chat).await["status"],
+        "queued",
+        "nothing changed"
+    );
+
+    let inbound = form(&[
+        ("AccountSid", ACCOUNT),
+        ("MessageSid", "SMforged"),
+        ("From", "+14155550177"),
+        ("To", "+14155550100"),
+        ("Body", "hi"),
+    ]);
+    let (status, _) =
+        post_signed(&app, "/webhooks/twilio/inbound", &inbound, "not-the-token").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, list) = app.get("/api/contacts", &chat.org.token).await;
+    assert_eq!(
+        list["contacts"].as_array().unwrap().len(),
+        1,
+        "no contact was created"
+    );
+}
+
+#[actix_web::test]
+async fn an_inbound_sms_creates_the_contact_once_and_reaches_the_dashboards() {
+    let (app, chat) = clinic().await;
+    let mut list_tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    list_tab.send(json!({"type": "subscribe_org"})).await;
+    list_tab.next().await;
+    let inbound = form(&[
+        ("AccountSid", ACCOUNT),
+        ("MessageSid", "SM00000000000000000000000000000003"),
+        ("From", "+14155550177"),
+        ("To", "+14155550100"),
+        ("Body", "Can I move my appointment?"),
+        ("NumMedia", "0"),
+    ]);
+    for _ in 0..2 {
+        let (status, body) = post_signed(&app, "/webhooks/twilio/inbound", &inbound, TOKEN).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("<Response/>"), "{body}");
+    }
+
+    let (_, list) = app
+        .get("/api/contacts?search=5550177", &chat.org.token)
+        .await;
+    let contacts = list["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 1, "one new contact, named by the number");
+    assert_eq!(contacts[0]["name"], "(415) 555-0177");
+    assert_eq!(
+        contacts[0]["unread_count"], 1,
+        "Twilio's retry was stored once"
+    );
+    let contact_id = contacts[0]["id"].as_str().unwrap();
+    let (_, history) = app
+        .get(
+            &format!("/api/messages?contact_id={contact_id}"),
+            &chat.org.token,
+        )
+        .await;
+    let message = &history["messages"][0];
+    assert_eq!(message["status"], "received");
+    assert_eq!(message["direction"], "inbound");
+    assert_eq!(message["phone_number_id"], chat.phone_number_id.as_str());
+    assert_eq!(message["external_id"], "SM00000000000000000000000000000003");
+
+    let frames = list_tab.drain().await;
+    let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["messaging.contact.updated", "messaging.inbound"]);
+    assert_eq!(frames[1]["data"]["preview"], "Can I move my appointment?");
+
+    // The reply goes out from the number the contact wrote to.
+    let reply = app.send_sms(&chat.org.token, contact_id, "Of course").await;
+    assert_eq!(reply["from_address"], "+14155550100");
+}
+
+#[actix_web::test]
+async fn stop_blocks_sends_until_start() {
+    let (app, chat) = clinic().await;
+    let keyword = |body: &str, sid: &str| {
+        form(&[
+            ("AccountSid", ACCOUNT),
+            ("MessageSid", sid),
+            ("From", "+14155550111"),
+            ("To", "+14155550100"),
+            ("Body", body),
+        ])
+    };
+    post_signed(
+        &app,
+        "/webhooks/twilio/inbound",
+        &keyword("  stop ", "SM10000000000000000000000000000001"),
+        TOKEN,
+    )
+    .await;
+
+    let (status, body) = app
+        .post(
+            "/api/messages/send",
+            &chat.org.token,
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Still there?"}),
+        )
+        .await;
+    let error = assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    assert!(
+        error["message"].as_str().unwrap().contains("START"),
+        "{error}"
+    );
+    let (_, opt_outs) = app
+        .get(
+            &format!("/api/contacts/{}/opt-outs", chat.contact_id),
+            &chat.org.token,
+        )
+        .await;
+    assert_eq!(opt_outs["opt_outs"][0]["contact_number"], "+14155550111");
+    assert_eq!(opt_outs["opt_outs"][0]["keyword"], "STOP");
+
+    post_signed(
+        &app,
+        "/webhooks/twilio/inbound",
+        &keyword("START", "SM10000000000000000000000000000002"),
+        TOKEN,
+    )
+    .await;
+    app.send_sms(&chat.org.token, &chat.contact_id, "Welcome back")
+        .await;
+    let (_, opt_outs) = app
+        .get(
+            &format!("/api/contacts/{}/opt-outs", chat.contact_id),
+            &chat.org.token,
+        )
+        .await;
+    assert_eq!(opt_outs["opt_outs"], json!([]));
+}
