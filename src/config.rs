@@ -78,6 +78,38 @@ pub struct Settings {
     #[arg(long, env = "SWITCHBOARD_SANDBOX_DELAY_MS", default_value_t = 800)]
     pub sandbox_delay_ms: u64,
 
+    /// Twilio's API (overridable for tests and mock servers).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TWILIO_API_BASE",
+        default_value = "https://api.twilio.com"
+    )]
+    pub twilio_api_base: String,
+
+    /// Messages per second each sending number may send (Twilio long codes: 1).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SENDS_PER_SECOND_PER_NUMBER",
+        default_value_t = 1.0
+    )]
+    pub sends_per_second_per_number: f64,
+
+    /// Attempts to hand a message to the carrier before it is marked failed.
+    #[arg(long, env = "SWITCHBOARD_DELIVERY_ATTEMPTS", default_value_t = 5)]
+    pub delivery_attempts: u32,
+
+    /// The first retry's delay in milliseconds; each later one doubles (with jitter).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DELIVERY_RETRY_BASE_MS",
+        default_value_t = 1000
+    )]
+    pub delivery_retry_base_ms: u64,
+
+    /// Seconds between sweeps of the outbox for messages left queued (after a restart).
+    #[arg(long, env = "SWITCHBOARD_OUTBOX_SWEEP_SECS", default_value_t = 30)]
+    pub outbox_sweep_secs: u64,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SWITCHBOARD_WORKERS")]
     pub workers: Option<usize>,
@@ -109,6 +141,23 @@ impl Settings {
             heartbeat,
             client_timeout: heartbeat * 3,
             sandbox_delay: Duration::from_millis(self.sandbox_delay_ms),
+            outbox_sweep: Duration::from_secs(self.outbox_sweep_secs.max(1)),
+        }
+    }
+
+    pub fn delivery(&self, public_url: &str) -> crate::actors::delivery::DeliveryConfig {
+        use std::time::Duration;
+        let per_second = if self.sends_per_second_per_number > 0.0 {
+            self.sends_per_second_per_number
+        } else {
+            1.0
+        };
+        crate::actors::delivery::DeliveryConfig {
+            max_attempts: self.delivery_attempts.max(1),
+            retry_base: Duration::from_millis(self.delivery_retry_base_ms),
+            concurrency: 32,
+            per_number_interval: Duration::from_secs_f64(1.0 / per_second),
+            status_callback: format!("{public_url}/webhooks/twilio/status"),
         }
     }
 

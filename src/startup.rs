@@ -15,6 +15,7 @@ use crate::db::{self, DbPool};
 use crate::error;
 use crate::routes;
 use crate::secrets::SecretKey;
+use crate::twilio::client::TwilioClient;
 
 /// What every request handler can reach.
 pub struct AppState {
@@ -60,7 +61,17 @@ impl Application {
         let public_url = settings.public_url(local_addr);
         let state = web::Data::new(AppState {
             pool: pool.clone(),
-            realtime: Realtime::start(pool.clone(), default_region, settings.realtime()),
+            realtime: Realtime::start(
+                pool.clone(),
+                default_region,
+                settings.realtime(),
+                secrets.clone(),
+                TwilioClient::new(
+                    &settings.twilio_api_base,
+                    std::time::Duration::from_secs(15),
+                ),
+                settings.delivery(&public_url),
+            ),
             public_url: public_url.clone(),
             secrets,
             default_region,

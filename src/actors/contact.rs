@@ -15,8 +15,8 @@ use diesel_async::AsyncConnection;
 use serde::Serialize;
 use serde_json::json;
 
+use super::delivery::Deliver;
 use super::org::{Liveness, OrgActor};
-use super::sandbox::Deliver;
 use super::stream::{Audience, OrgStream};
 use super::ws_session::Subscriber;
 use super::ActorDeps;
@@ -94,8 +94,9 @@ impl ContactActor {
     fn hand_to_delivery(&self, message: &StoredMessage) {
         let outgoing = message.direction == "outbound" && !message.private;
         if outgoing && message.status == MessageStatus::Queued.as_str() {
-            self.deps.sandbox.do_send(Deliver {
+            self.deps.delivery.do_send(Deliver {
                 org: self.org_addr.clone(),
+                organization_id: self.org,
                 contact: self.contact,
                 message_id: message.id,
             });
@@ -250,6 +251,65 @@ impl Handler<ApplyStatus> for ContactActor {
                 },
             ),
         ))
+    }
+}
+
+/// The carrier took the message and named it: record its id (the status stays where
+/// it is; the carrier's callbacks move it on).
+#[derive(Message)]
+#[rtype(result = "Result<(), AppError>")]
+pub struct CarrierAccepted {
+    pub message_id: MessageId,
+    pub external_id: String,
+}
+
+impl Handler<CarrierAccepted> for ContactActor {
+    type Result = AtomicResponse<Self, Result<(), AppError>>;
+
+    fn handle(&mut self, accepted: CarrierAccepted, _: &mut Context<Self>) -> Self::Result {
+        let (pool, org) = (self.deps.pool.clone(), self.org);
+        AtomicResponse::new(Box::pin(
+            async move {
+                let mut conn = pool.get().await?;
+                Ok(db_messages::record_external_id(
+                    &mut conn,
+                    org,
+                    accepted.message_id,
+                    &accepted.external_id,
+                )
+                .await?)
+            }
+            .into_actor(self)
+            .map(
+                |result: Result<Option<StoredMessage>, AppError>, actor, _| {
+                    if let Some(message) = result? {
+                        actor.broadcast(events::MESSAGE_STATUS, &StatusView::from(&message));
+                    }
+                    Ok(())
+                },
+            ),
+        ))
+    }
+}
+
+/// Hands a message that is still queued to delivery again (the outbox sweep, after a
+/// restart); delivery's claim makes a duplicate hand-over harmless.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Redeliver {
+    pub message_id: MessageId,
+}
+
+impl Handler<Redeliver> for ContactActor {
+    type Result = ();
+
+    fn handle(&mut self, redeliver: Redeliver, _: &mut Context<Self>) {
+        self.deps.delivery.do_send(Deliver {
+            org: self.org_addr.clone(),
+            organization_id: self.org,
+            contact: self.contact,
+            message_id: redeliver.message_id,
+        });
     }
 }
 

@@ -7,14 +7,18 @@
 //!   changes (new messages, status, edits, deletes, typing, read marks) in one order and
 //!   delivers each to the sessions viewing the contact.
 //! - [`ws_session::WsSession`], one per WebSocket.
-//! - [`sandbox::SandboxTransport`]: the stand-in carrier until real ones are configured.
+//! - [`delivery::DeliveryActor`]: sends queued messages through the organisation's
+//!   carrier (Twilio), or the [`sandbox::SandboxTransport`] when it has none.
+//! - [`outbox::OutboxSweeper`]: resumes queued messages after a restart.
 //!
 //! Every organisation's actors live on one arbiter (thread), picked by hashing its id,
 //! so an organisation's events are numbered and delivered in one order without locks,
 //! and organisations spread over the cores.
 
 pub mod contact;
+pub mod delivery;
 pub mod org;
+pub mod outbox;
 pub mod sandbox;
 pub mod stream;
 pub mod ws_session;
@@ -30,8 +34,12 @@ use phonenumber::country;
 use crate::db::ids::{ContactId, OrganizationId};
 use crate::db::DbPool;
 use crate::error::AppError;
+use crate::secrets::SecretKey;
+use crate::twilio::client::TwilioClient;
 use contact::ContactActor;
+use delivery::{DeliveryActor, DeliveryConfig};
 use org::{OrgActor, ToContact};
+use outbox::OutboxSweeper;
 use sandbox::SandboxTransport;
 
 /// Tunables of the realtime core.
@@ -51,6 +59,8 @@ pub struct RealtimeConfig {
     pub client_timeout: Duration,
     /// The sandbox carrier's delay between status steps.
     pub sandbox_delay: Duration,
+    /// How often the outbox is swept for messages left queued.
+    pub outbox_sweep: Duration,
 }
 
 /// What the actors need from the rest of the application.
@@ -58,7 +68,7 @@ pub struct ActorDeps {
     pub pool: DbPool,
     pub region: country::Id,
     pub config: RealtimeConfig,
-    pub sandbox: Addr<SandboxTransport>,
+    pub delivery: Addr<DeliveryActor>,
 }
 
 /// Finds or starts organisations' actors.
@@ -71,19 +81,30 @@ pub struct Realtime {
 impl Realtime {
     /// Starts one arbiter per core for the organisations' actors. Call from within the
     /// actix system.
-    pub fn start(pool: DbPool, region: country::Id, config: RealtimeConfig) -> Arc<Realtime> {
+    pub fn start(
+        pool: DbPool,
+        region: country::Id,
+        config: RealtimeConfig,
+        secrets: SecretKey,
+        twilio: TwilioClient,
+        delivery: DeliveryConfig,
+    ) -> Arc<Realtime> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let sandbox = SandboxTransport::new(config.sandbox_delay).start();
-        Arc::new(Realtime {
+        let delivery = DeliveryActor::new(pool.clone(), secrets, twilio, sandbox, delivery).start();
+        let sweep_every = config.outbox_sweep;
+        let realtime = Arc::new(Realtime {
             orgs: Mutex::new(HashMap::new()),
             arbiters: (0..cores).map(|_| Arbiter::new().handle()).collect(),
             deps: Arc::new(ActorDeps {
                 pool,
                 region,
                 config,
-                sandbox,
+                delivery,
             }),
-        })
+        });
+        OutboxSweeper::new(realtime.clone(), sweep_every).start();
+        realtime
     }
 
     pub fn config(&self) -> &RealtimeConfig {
@@ -126,6 +147,6 @@ impl Realtime {
     }
 }
 
-fn mailbox_error(error: MailboxError) -> AppError {
+pub(crate) fn mailbox_error(error: MailboxError) -> AppError {
     AppError::Unavailable(anyhow::anyhow!("the realtime core did not answer: {error}"))
 }

@@ -284,6 +284,54 @@ pub async fn advance_status(
     .optional()
 }
 
+/// Records the carrier's id for a message it accepted (once).
+pub async fn record_external_id(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: MessageId,
+    external_id: &str,
+) -> QueryResult<Option<Message>> {
+    diesel::update(
+        messages::table
+            .filter(messages::organization_id.eq(org))
+            .filter(messages::id.eq(id))
+            .filter(messages::external_id.is_null()),
+    )
+    .set((
+        messages::external_id.eq(external_id),
+        messages::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(Message::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+}
+
+/// Outbound messages still queued since before `before`, across organisations: the
+/// outbox a restarted server resumes. (The one cross-tenant read: it is the server's
+/// own housekeeping, and every message found goes back through its organisation.)
+pub async fn stale_outbox(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<(OrganizationId, ContactId, MessageId)>> {
+    messages::table
+        .filter(messages::status.eq(MessageStatus::Queued.as_str()))
+        .filter(messages::direction.eq("outbound"))
+        .filter(messages::private.eq(false))
+        .filter(messages::deleted_at.is_null())
+        .filter(messages::updated_at.lt(before))
+        .order(messages::updated_at)
+        .limit(limit)
+        .select((
+            messages::organization_id,
+            messages::contact_id,
+            messages::id,
+        ))
+        .load(conn)
+        .await
+}
+
 /// Puts a failed message back in the queue, clearing the old error.
 pub async fn requeue_failed(
     conn: &mut AsyncPgConnection,

@@ -1,5 +1,6 @@
 //! What Switchboard knows of Twilio: its webhook signatures and its message statuses.
 
+pub mod client;
 pub mod signature;
 
 use crate::db::messages::MessageStatus;

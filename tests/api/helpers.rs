@@ -61,6 +61,13 @@ pub fn settings(database_url: &str) -> Settings {
         ws_heartbeat_secs: 15,
         // Fast enough that status changes arrive within a test, slow enough to be steps.
         sandbox_delay_ms: 20,
+        // Nothing in the tests talks to the real Twilio; tests that send point this at
+        // their own stand-in.
+        twilio_api_base: "http://127.0.0.1:9".into(),
+        sends_per_second_per_number: 1000.0,
+        delivery_attempts: 3,
+        delivery_retry_base_ms: 10,
+        outbox_sweep_secs: 30,
         static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
         workers: Some(1),
     }

@@ -3,6 +3,7 @@
 mod auth;
 mod cli;
 mod contacts;
+mod delivery;
 mod errors;
 mod helpers;
 mod messages;

@@ -1,23 +1,29 @@
 //! Twilio's webhooks, signed as Twilio signs them: status callbacks, inbound messages,
 //! opt-outs, and forged requests.
 
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use switchboard::db::ids::MessageId;
-use switchboard::db::schema::messages;
 use switchboard::twilio::signature;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{assert_error, Conversation, TestApp, WsClient};
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "twilio-auth-token-of-the-clinic";
 
-/// A clinic with Twilio configured, whose sandbox never acts on its own (so only the
-/// webhooks in the test move statuses).
-async fn clinic() -> (TestApp, Conversation) {
-    let app = TestApp::spawn_with(|settings| settings.sandbox_delay_ms = 3_600_000).await;
+/// A clinic with Twilio configured; its stand-in accepts every send as message `sid`,
+/// and only the webhooks in the test move statuses after that.
+async fn clinic(sid: &str) -> (TestApp, Conversation, MockServer) {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"sid": sid, "status": "queued"})),
+        )
+        .mount(&twilio)
+        .await;
+    let base = twilio.uri();
+    let app = TestApp::spawn_with(|settings| settings.twilio_api_base = base).await;
     let chat = app.conversation().await;
     let (status, body) = app
         .patch(
@@ -27,7 +33,7 @@ async fn clinic() -> (TestApp, Conversation) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    (app, chat)
+    (app, chat, twilio)
 }
 
 fn form(params: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -74,18 +80,19 @@ fn status_callback(sid: &str, status: &str) -> Vec<(String, String)> {
     ])
 }
 
-/// Sends an SMS and gives it the carrier SID `sid`, as if Twilio had accepted it.
-async fn sent_message(app: &TestApp, chat: &Conversation, sid: &str) -> String {
+/// Sends an SMS and waits (on the subscribed `tab`) until Twilio's SID is recorded.
+async fn sent_message(app: &TestApp, chat: &Conversation, tab: &mut WsClient) -> String {
     let message = app
         .send_sms(&chat.org.token, &chat.contact_id, "Your results are ready")
         .await;
-    let id: uuid::Uuid = message["id"].as_str().unwrap().parse().unwrap();
-    diesel::update(messages::table.find(MessageId(id)))
-        .set(messages::external_id.eq(sid))
-        .execute(&mut *app.pool.get().await.unwrap())
-        .await
-        .unwrap();
-    message["id"].as_str().unwrap().to_string()
+    let id = message["id"].as_str().unwrap().to_string();
+    loop {
+        let frame = tab.next().await;
+        if frame["type"] == "messaging.message.status" && frame["data"]["external_id"].is_string() {
+            assert_eq!(frame["data"]["status"], "sending");
+            return id;
+        }
+    }
 }
 
 async fn stored_status(app: &TestApp, chat: &Conversation) -> Value {
@@ -105,11 +112,10 @@ async fn stored_status(app: &TestApp, chat: &Conversation) -> Value {
 
 #[actix_web::test]
 async fn status_callbacks_in_any_order_settle_on_the_right_status() {
-    let (app, chat) = clinic().await;
+    let (app, chat, _twilio) = clinic("SM00000000000000000000000000000001").await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
-    let id = sent_message(&app, &chat, "SM00000000000000000000000000000001").await;
-    assert_eq!(tab.next().await["type"], "messaging.message.new");
+    let id = sent_message(&app, &chat, &mut tab).await;
 
     // Reversed and duplicated: delivered first, then the stale ones.
     for status in ["delivered", "sent", "sent", "queued", "delivered"] {
@@ -160,8 +166,10 @@ async fn status_callbacks_in_any_order_settle_on_the_right_status() {
 
 #[actix_web::test]
 async fn forged_unsigned_and_tampered_webhooks_are_refused_and_change_nothing() {
-    let (app, chat) = clinic().await;
-    sent_message(&app, &chat, "SM00000000000000000000000000000002").await;
+    let (app, chat, _twilio) = clinic("SM00000000000000000000000000000002").await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+    sent_message(&app, &chat, &mut tab).await;
     let callback = status_callback("SM00000000000000000000000000000002", "failed");
     let url = format!("{}/webhooks/twilio/status", app.address);
 
@@ -187,7 +195,7 @@ async fn forged_unsigned_and_tampered_webhooks_are_refused_and_change_nothing() 
     }
     assert_eq!(
         stored_status(&app, &chat).await["status"],
-        "queued",
+        "sending",
         "nothing changed"
     );
 
@@ -211,7 +219,7 @@ async fn forged_unsigned_and_tampered_webhooks_are_refused_and_change_nothing() 
 
 #[actix_web::test]
 async fn an_inbound_sms_creates_the_contact_once_and_reaches_the_dashboards() {
-    let (app, chat) = clinic().await;
+    let (app, chat, _twilio) = clinic("SM00000000000000000000000000000009").await;
     let mut list_tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     list_tab.send(json!({"type": "subscribe_org"})).await;
     list_tab.next().await;
@@ -264,7 +272,7 @@ async fn an_inbound_sms_creates_the_contact_once_and_reaches_the_dashboards() {
 
 #[actix_web::test]
 async fn stop_blocks_sends_until_start() {
-    let (app, chat) = clinic().await;
+    let (app, chat, _twilio) = clinic("SM00000000000000000000000000000009").await;
     let keyword = |body: &str, sid: &str| {
         form(&[
             ("AccountSid", ACCOUNT),

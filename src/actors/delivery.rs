@@ -1,0 +1,316 @@
+//! `DeliveryActor`: hands queued messages to their carrier. An organisation with Twilio
+//! credentials sends SMS through Twilio; anything else goes to the sandbox.
+//!
+//! Exactly once: the queued message *is* the outbox (committed before the API
+//! answered). A delivery first claims it (`queued → sending`, a forward-only update
+//! only one claimant can win), then sends. Refused connections and 429s are retried
+//! with exponential backoff and jitter (honouring `Retry-After`); an ambiguous failure
+//! (timeout, 5xx) is first reconciled with Twilio's own list of messages, so a message
+//! Twilio already has is adopted rather than sent again. After the last attempt the
+//! message is `failed` with the reason.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use diesel::OptionalExtension;
+use rand::Rng;
+use tokio::sync::Semaphore;
+
+use super::contact::{ApplyStatus, CarrierAccepted};
+use super::org::{OrgActor, ToContact};
+use super::sandbox::{self, SandboxTransport};
+use crate::db::ids::{ContactId, MessageId, OrganizationId};
+use crate::db::messages::{self as db_messages, Message, MessageStatus, StatusChange};
+use crate::db::{organization_settings, sms_opt_outs, DbPool};
+use crate::error::AppError;
+use crate::secrets::SecretKey;
+use crate::twilio::client::{Credentials, OutgoingSms, SendOutcome, TwilioClient};
+
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub max_attempts: u32,
+    /// The first retry waits about this long; each later one twice as long.
+    pub retry_base: Duration,
+    /// At most this many requests to carriers at once.
+    pub concurrency: usize,
+    /// Per sending number: at least this long between two sends.
+    pub per_number_interval: Duration,
+    /// Where Twilio's status callbacks should go.
+    pub status_callback: String,
+}
+
+pub struct DeliveryActor {
+    pool: DbPool,
+    secrets: SecretKey,
+    twilio: TwilioClient,
+    sandbox: Addr<SandboxTransport>,
+    config: Arc<DeliveryConfig>,
+    permits: Arc<Semaphore>,
+    /// When each sending number may send next.
+    next_slot: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl DeliveryActor {
+    pub fn new(
+        pool: DbPool,
+        secrets: SecretKey,
+        twilio: TwilioClient,
+        sandbox: Addr<SandboxTransport>,
+        config: DeliveryConfig,
+    ) -> Self {
+        DeliveryActor {
+            pool,
+            secrets,
+            twilio,
+            sandbox,
+            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            config: Arc::new(config),
+            next_slot: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+impl Actor for DeliveryActor {
+    type Context = Context<Self>;
+}
+
+/// Deliver a queued message; reports go back through the contact's organisation actor.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    pub org: Addr<OrgActor>,
+    pub organization_id: OrganizationId,
+    pub contact: ContactId,
+    pub message_id: MessageId,
+}
+
+impl Handler<Deliver> for DeliveryActor {
+    type Result = ();
+
+    fn handle(&mut self, deliver: Deliver, ctx: &mut Context<Self>) {
+        let job = Job {
+            pool: self.pool.clone(),
+            secrets: self.secrets.clone(),
+            twilio: self.twilio.clone(),
+            sandbox: self.sandbox.clone(),
+            config: self.config.clone(),
+            permits: self.permits.clone(),
+            next_slot: self.next_slot.clone(),
+            deliver,
+        };
+        ctx.spawn(
+            async move {
+                let message_id = job.deliver.message_id;
+                if let Err(error) = job.run().await {
+                    tracing::error!(%message_id, error = %error, "delivery failed");
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+/// One message's way to its carrier.
+struct Job {
+    pool: DbPool,
+    secrets: SecretKey,
+    twilio: TwilioClient,
+    sandbox: Addr<SandboxTransport>,
+    config: Arc<DeliveryConfig>,
+    permits: Arc<Semaphore>,
+    next_slot: Arc<Mutex<HashMap<String, Instant>>>,
+    deliver: Deliver,
+}
+
+impl Job {
+    async fn run(self) -> Result<(), AppError> {
+        let org = self.deliver.organization_id;
+        let mut conn = self.pool.get().await?;
+        let Some(message) = db_messages::get(&mut conn, org, self.deliver.message_id)
+            .await
+            .optional()?
+        else {
+            return Ok(());
+        };
+        if message.status != MessageStatus::Queued.as_str() {
+            return Ok(());
+        }
+        let settings = organization_settings::get(&mut conn, org).await?;
+        drop(conn);
+        let credentials = match (
+            &settings.twilio_account_sid,
+            &settings.twilio_auth_token_encrypted,
+        ) {
+            (Some(account_sid), Some(token)) if message.channel == "sms" => Credentials {
+                account_sid: account_sid.clone(),
+                auth_token: self.secrets.decrypt(token).map_err(AppError::internal)?,
+            },
+            _ => {
+                self.sandbox.do_send(sandbox::Deliver {
+                    org: self.deliver.org.clone(),
+                    contact: self.deliver.contact,
+                    message_id: message.id,
+                });
+                return Ok(());
+            }
+        };
+        if !self.claim(&message).await? {
+            return Ok(());
+        }
+        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        let (Some(to), Some(from)) = (
+            message.to_address.as_deref(),
+            message.from_address.as_deref(),
+        ) else {
+            return self
+                .fail(
+                    &message,
+                    "invalid",
+                    "the message has no sender or recipient number",
+                )
+                .await;
+        };
+        let sms = OutgoingSms {
+            to,
+            from,
+            body: &message.body,
+            media_urls: &[],
+            status_callback: &self.config.status_callback,
+        };
+        let mut last_reason = String::new();
+        for attempt in 0..self.config.max_attempts {
+            self.wait_for_slot(from).await;
+            let wait = match self.twilio.send(&credentials, &sms).await {
+                SendOutcome::Accepted { sid } => return self.accepted(&message, sid).await,
+                SendOutcome::Rejected {
+                    code,
+                    message: reason,
+                } => {
+                    if code == "21610" {
+                        sms_opt_outs::record(&mut *self.pool.get().await?, org, to, from, "21610")
+                            .await?;
+                    }
+                    let explained =
+                        crate::twilio::error_message(&code).map_or(reason, str::to_string);
+                    return self.fail(&message, &code, &explained).await;
+                }
+                SendOutcome::RetryLater { after, reason } => {
+                    last_reason = reason;
+                    after
+                }
+                SendOutcome::Ambiguous { reason } => {
+                    // Twilio may have it already: adopt it rather than send twice.
+                    if let Ok(Some(sid)) = self
+                        .twilio
+                        .find_sent(&credentials, &sms, message.created_at)
+                        .await
+                    {
+                        return self.accepted(&message, sid).await;
+                    }
+                    last_reason = reason;
+                    None
+                }
+            };
+            if attempt + 1 < self.config.max_attempts {
+                tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt))).await;
+            }
+        }
+        let reason = format!(
+            "Twilio did not take the message after {} attempts: {last_reason}",
+            self.config.max_attempts
+        );
+        self.fail(&message, "delivery_failed", &reason).await
+    }
+
+    /// Moves the message to `sending`; false when someone else already did.
+    async fn claim(&self, message: &Message) -> Result<bool, AppError> {
+        let claimed = self.report(
+            message,
+            StatusChange {
+                status: MessageStatus::Sending,
+                external_id: None,
+                error_code: None,
+                error_message: None,
+            },
+        );
+        Ok(claimed.await?.is_some())
+    }
+
+    async fn accepted(&self, message: &Message, sid: String) -> Result<(), AppError> {
+        let accepted = CarrierAccepted {
+            message_id: message.id,
+            external_id: sid,
+        };
+        self.to_contact(accepted).await?
+    }
+
+    async fn fail(&self, message: &Message, code: &str, reason: &str) -> Result<(), AppError> {
+        self.report(
+            message,
+            StatusChange {
+                status: MessageStatus::Failed,
+                external_id: None,
+                error_code: Some(code.to_string()),
+                error_message: Some(reason.to_string()),
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn report(
+        &self,
+        message: &Message,
+        change: StatusChange,
+    ) -> Result<Option<Message>, AppError> {
+        let report = ApplyStatus {
+            message_id: message.id,
+            change,
+        };
+        self.to_contact(report).await?
+    }
+
+    /// Reports to the message's contact actor, through its organisation.
+    async fn to_contact<M>(&self, message: M) -> Result<M::Result, AppError>
+    where
+        M: actix::Message + Send + 'static,
+        M::Result: Send,
+        super::contact::ContactActor: Handler<M>,
+    {
+        let work = ToContact {
+            contact: self.deliver.contact,
+            message,
+        };
+        let answer = self.deliver.org.send(work).await;
+        answer.and_then(|inner| inner).map_err(super::mailbox_error)
+    }
+
+    /// Keeps each sending number under its rate: reserves the next free slot and waits
+    /// for it.
+    async fn wait_for_slot(&self, from: &str) {
+        let interval = self.config.per_number_interval;
+        let slot = {
+            let mut slots = self
+                .next_slot
+                .lock()
+                .expect("the slot map lock is never held across a panic");
+            let now = Instant::now();
+            let slot = slots
+                .get(from)
+                .copied()
+                .filter(|next| *next > now)
+                .unwrap_or(now);
+            slots.insert(from.to_string(), slot + interval);
+            slot
+        };
+        tokio::time::sleep_until(slot.into()).await;
+    }
+
+    /// Exponential backoff with full jitter.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self.config.retry_base * 2u32.saturating_pow(attempt.min(16));
+        ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+    }
+}

@@ -1,0 +1,185 @@
+//! Twilio's REST API, as far as sending goes: create a message, and find one we may
+//! have created already (to reconcile an ambiguous failure before sending again).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// An account's credentials (decrypted from the organisation's settings).
+pub struct Credentials {
+    pub account_sid: String,
+    pub auth_token: String,
+}
+
+pub struct OutgoingSms<'a> {
+    pub to: &'a str,
+    pub from: &'a str,
+    pub body: &'a str,
+    pub media_urls: &'a [String],
+    pub status_callback: &'a str,
+}
+
+/// What became of one attempt.
+#[derive(Debug)]
+pub enum SendOutcome {
+    /// Twilio took it: its SID.
+    Accepted { sid: String },
+    /// Twilio refused it for good (bad number, opted out, ...).
+    Rejected { code: String, message: String },
+    /// Not sent: try again later (rate limited, or the connection was refused).
+    RetryLater {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// Maybe sent: the request went out but no clear answer came back (timeout, 5xx).
+    Ambiguous { reason: String },
+}
+
+#[derive(Clone)]
+pub struct TwilioClient {
+    http: reqwest::Client,
+    base: String,
+}
+
+#[derive(Deserialize)]
+struct CreatedMessage {
+    sid: String,
+}
+
+#[derive(Deserialize)]
+struct TwilioError {
+    code: Option<serde_json::Value>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MessageList {
+    messages: Vec<ListedMessage>,
+}
+
+#[derive(Deserialize)]
+struct ListedMessage {
+    sid: String,
+    body: Option<String>,
+}
+
+impl TwilioClient {
+    /// `base` is `https://api.twilio.com` in production (overridable for tests).
+    pub fn new(base: &str, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .build()
+            .expect("the HTTP client builds with static settings");
+        TwilioClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    fn messages_url(&self, account_sid: &str) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
+            self.base
+        )
+    }
+
+    pub async fn send(&self, credentials: &Credentials, sms: &OutgoingSms<'_>) -> SendOutcome {
+        let mut form: Vec<(&str, &str)> = vec![
+            ("To", sms.to),
+            ("From", sms.from),
+            ("Body", sms.body),
+            ("StatusCallback", sms.status_callback),
+        ];
+        form.extend(sms.media_urls.iter().map(|url| ("MediaUrl", url.as_str())));
+        let response = self
+            .http
+            .post(self.messages_url(&credentials.account_sid))
+            .basic_auth(&credentials.account_sid, Some(&credentials.auth_token))
+            .form(&form)
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            // Refused before anything was written: safe to send again.
+            Err(error) if error.is_connect() => {
+                return SendOutcome::RetryLater {
+                    after: None,
+                    reason: format!("could not connect to Twilio: {error}"),
+                }
+            }
+            Err(error) => {
+                return SendOutcome::Ambiguous {
+                    reason: format!("no answer from Twilio: {error}"),
+                }
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("Retry-After")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            return match serde_json::from_str::<CreatedMessage>(&text) {
+                Ok(created) => SendOutcome::Accepted { sid: created.sid },
+                Err(_) => SendOutcome::Ambiguous {
+                    reason: format!("Twilio answered {status} without a message SID"),
+                },
+            };
+        }
+        let error = serde_json::from_str::<TwilioError>(&text).ok();
+        let code = error
+            .as_ref()
+            .and_then(|error| error.code.as_ref())
+            .map(|code| code.to_string().trim_matches('"').to_string())
+            .unwrap_or_else(|| status.as_u16().to_string());
+        let message = error
+            .and_then(|error| error.message)
+            .unwrap_or_else(|| format!("Twilio answered {status}"));
+        if status.as_u16() == 429 || code == "20429" {
+            SendOutcome::RetryLater {
+                after: retry_after,
+                reason: message,
+            }
+        } else if status.is_server_error() {
+            SendOutcome::Ambiguous { reason: message }
+        } else {
+            SendOutcome::Rejected { code, message }
+        }
+    }
+
+    /// The SID of a message Twilio already has from `from` to `to` with this body, sent
+    /// since `since` (Twilio filters by day; the body decides).
+    pub async fn find_sent(
+        &self,
+        credentials: &Credentials,
+        sms: &OutgoingSms<'_>,
+        since: DateTime<Utc>,
+    ) -> Result<Option<String>, reqwest::Error> {
+        let day = since.format("%Y-%m-%d").to_string();
+        let list: MessageList = self
+            .http
+            .get(self.messages_url(&credentials.account_sid))
+            .basic_auth(&credentials.account_sid, Some(&credentials.auth_token))
+            .query(&[
+                ("To", sms.to),
+                ("From", sms.from),
+                ("DateSent>", &day),
+                ("PageSize", "50"),
+            ])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(list
+            .messages
+            .into_iter()
+            .find(|message| message.body.as_deref() == Some(sms.body))
+            .map(|message| message.sid))
+    }
+}

@@ -1,0 +1,342 @@
+//! Sending through Twilio, played by an HTTP server in the test (wiremock): the request
+//! Twilio receives, retries, reconciliation, failures, and the outbox after a restart.
+
+use diesel_async::RunQueryDsl;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchboard::db::ids::{ContactId, ContactMethodId, MessageId, OrganizationId, PhoneNumberId};
+use switchboard::db::messages::{self, MessageInsertForm};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::helpers::{Conversation, TestApp, WsClient};
+
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "twilio-auth-token-of-the-clinic";
+const MESSAGES_PATH: &str = "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json";
+
+async fn clinic_with_twilio(
+    twilio: &MockServer,
+    change: impl FnOnce(&mut switchboard::config::Settings),
+) -> (TestApp, Conversation) {
+    let base = twilio.uri();
+    let app = TestApp::spawn_with(|settings| {
+        settings.twilio_api_base = base;
+        change(settings);
+    })
+    .await;
+    let chat = app.conversation().await;
+    let (status, body) = app
+        .patch(
+            "/api/organization/settings",
+            &chat.org.token,
+            json!({"twilio_account_sid": ACCOUNT, "twilio_auth_token": TOKEN}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (app, chat)
+}
+
+fn created(sid: &str) -> ResponseTemplate {
+    ResponseTemplate::new(201).set_body_json(json!({"sid": sid, "status": "queued"}))
+}
+
+async fn posts(twilio: &MockServer) -> Vec<Request> {
+    twilio
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|request| request.method.as_str() == "POST")
+        .collect()
+}
+
+/// Reads status events until the message reaches `status` (with an external id when
+/// `with_sid`), returning the statuses seen.
+async fn statuses_until(tab: &mut WsClient, id: &str, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let frame = tab.next().await;
+        if frame["type"] != "messaging.message.status" || frame["data"]["id"] != id {
+            continue;
+        }
+        let finished = done(&frame["data"]);
+        seen.push(frame["data"].clone());
+        if finished {
+            return seen;
+        }
+    }
+}
+
+#[actix_web::test]
+async fn twilio_receives_a_well_formed_request_and_its_sid_is_kept() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(created("SM11111111111111111111111111111111"))
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let message = app
+        .send_sms(
+            &chat.org.token,
+            &chat.contact_id,
+            "Hello + welcome & thanks",
+        )
+        .await;
+    let id = message["id"].as_str().unwrap();
+    let seen = statuses_until(&mut tab, id, |data| data["external_id"].is_string()).await;
+    assert_eq!(seen[0]["status"], "sending");
+    assert_eq!(
+        seen.last().unwrap()["external_id"],
+        "SM11111111111111111111111111111111"
+    );
+
+    let requests = posts(&twilio).await;
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    let auth = request
+        .headers
+        .get("authorization")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(auth.starts_with("Basic "), "{auth}");
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(&auth[6..])
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(decoded).unwrap(),
+        format!("{ACCOUNT}:{TOKEN}")
+    );
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    assert_eq!(field("To").as_deref(), Some("+14155550111"));
+    assert_eq!(field("From").as_deref(), Some("+14155550100"));
+    assert_eq!(field("Body").as_deref(), Some("Hello + welcome & thanks"));
+    assert_eq!(
+        field("StatusCallback"),
+        Some(format!("{}/webhooks/twilio/status", app.address))
+    );
+}
+
+#[actix_web::test]
+async fn a_rate_limited_send_is_retried_and_sent_once() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"code": 20429, "message": "Too Many Requests"})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&twilio)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(created("SM22222222222222222222222222222222"))
+        .with_priority(2)
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let id = app
+        .send_sms(&chat.org.token, &chat.contact_id, "Reminder")
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = statuses_until(&mut tab, &id, |data| data["external_id"].is_string()).await;
+    assert_eq!(
+        seen.last().unwrap()["external_id"],
+        "SM22222222222222222222222222222222"
+    );
+    assert_eq!(posts(&twilio).await.len(), 2, "one refused, one accepted");
+}
+
+#[actix_web::test]
+async fn an_ambiguous_failure_is_reconciled_instead_of_sent_twice() {
+    let twilio = MockServer::start().await;
+    // Twilio created the message but the answer was lost (a 500 here).
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&twilio)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"messages": [
+                {"sid": "SM99999999999999999999999999999999", "body": "Someone else's message"},
+                {"sid": "SM33333333333333333333333333333333", "body": "Your lab results are in"}
+            ]})),
+        )
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let id = app
+        .send_sms(&chat.org.token, &chat.contact_id, "Your lab results are in")
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = statuses_until(&mut tab, &id, |data| data["external_id"].is_string()).await;
+    assert_eq!(
+        seen.last().unwrap()["external_id"],
+        "SM33333333333333333333333333333333"
+    );
+    assert_eq!(
+        posts(&twilio).await.len(),
+        1,
+        "Twilio already had it: not sent again"
+    );
+}
+
+#[actix_web::test]
+async fn a_send_twilio_never_takes_fails_after_the_last_attempt() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&twilio)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"messages": []})))
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |settings| settings.delivery_attempts = 3).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let id = app
+        .send_sms(&chat.org.token, &chat.contact_id, "Doomed")
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = statuses_until(&mut tab, &id, |data| data["status"] == "failed").await;
+    let failed = seen.last().unwrap();
+    assert_eq!(failed["error_code"], "delivery_failed");
+    assert!(
+        failed["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("3 attempts"),
+        "{failed}"
+    );
+    assert_eq!(posts(&twilio).await.len(), 3);
+}
+
+#[actix_web::test]
+async fn twilio_refusals_fail_at_once_with_a_readable_reason() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}),
+        ))
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let id = app.send_sms(&chat.org.token, &chat.contact_id, "Hi").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = statuses_until(&mut tab, &id, |data| data["status"] == "failed").await;
+    assert_eq!(seen.last().unwrap()["error_code"], "21211");
+    assert_eq!(
+        seen.last().unwrap()["error_message"],
+        "the 'To' number is not a valid phone number"
+    );
+    assert_eq!(posts(&twilio).await.len(), 1, "a refusal is not retried");
+}
+
+#[actix_web::test]
+async fn messages_left_queued_by_a_stopped_server_are_sent_once() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(created("SM44444444444444444444444444444444"))
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |settings| settings.outbox_sweep_secs = 1).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+    let (_, contact) = app
+        .get(
+            &format!("/api/contacts/{}", chat.contact_id),
+            &chat.org.token,
+        )
+        .await;
+
+    // Accepted by a server that stopped before handing it to delivery.
+    let id = MessageId::generate();
+    let mut conn = app.pool.get().await.unwrap();
+    messages::insert(
+        &mut conn,
+        &MessageInsertForm {
+            id,
+            organization_id: OrganizationId(chat.org.id.parse().unwrap()),
+            contact_id: ContactId(chat.contact_id.parse().unwrap()),
+            phone_number_id: Some(PhoneNumberId(chat.phone_number_id.parse().unwrap())),
+            email_address_id: None,
+            contact_method_id: Some(ContactMethodId(
+                contact["phones"][0]["id"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+            )),
+            channel: "sms",
+            direction: "outbound",
+            body: "Sent after the restart".into(),
+            subject: None,
+            from_address: Some("+14155550100".into()),
+            to_address: Some("+14155550111".into()),
+            status: "queued",
+            source: "operator",
+            ai_origin: None,
+            external_id: None,
+            client_id: None,
+            private: false,
+            sender_user_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    diesel::sql_query("UPDATE messages SET updated_at = now() - interval '1 minute'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let seen = statuses_until(&mut tab, &id.to_string(), |data| {
+        data["external_id"].is_string()
+    })
+    .await;
+    assert_eq!(
+        seen.last().unwrap()["external_id"],
+        "SM44444444444444444444444444444444"
+    );
+    assert_eq!(posts(&twilio).await.len(), 1);
+}
