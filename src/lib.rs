@@ -10,6 +10,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod mail;
 pub mod messages;
 pub mod protocol;
 pub mod routes;

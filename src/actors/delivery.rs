@@ -1,5 +1,6 @@
 //! `DeliveryActor`: hands queued messages to their carrier. An organisation with Twilio
-//! credentials sends SMS through Twilio; anything else goes to the sandbox.
+//! credentials sends SMS through Twilio, one with SMTP settings sends email through its
+//! mail server; anything else goes to the sandbox.
 //!
 //! Exactly once: the queued message *is* the outbox (committed before the API
 //! answered). A delivery first claims it (`queued → sending`, a forward-only update
@@ -23,8 +24,10 @@ use super::org::{OrgActor, ToContact};
 use super::sandbox::{self, SandboxTransport};
 use crate::db::ids::{ContactId, MessageId, OrganizationId};
 use crate::db::messages::{self as db_messages, Message, MessageStatus, StatusChange};
-use crate::db::{organization_settings, sms_opt_outs, DbPool};
+use crate::db::organization_settings::OrganizationSettings;
+use crate::db::{email_addresses, organization_settings, sms_opt_outs, DbPool};
 use crate::error::AppError;
+use crate::mail::{self, MailOutcome, OutgoingEmail, SmtpServer};
 use crate::secrets::SecretKey;
 use crate::twilio::client::{Credentials, OutgoingSms, SendOutcome, TwilioClient};
 
@@ -138,25 +141,64 @@ impl Job {
             return Ok(());
         }
         let settings = organization_settings::get(&mut conn, org).await?;
+        let sender = match message.email_address_id {
+            Some(id) => email_addresses::get(&mut conn, org, id).await.optional()?,
+            None => None,
+        };
         drop(conn);
-        let credentials = match (
-            &settings.twilio_account_sid,
-            &settings.twilio_auth_token_encrypted,
-        ) {
-            (Some(account_sid), Some(token)) if message.channel == "sms" => Credentials {
-                account_sid: account_sid.clone(),
-                auth_token: self.secrets.decrypt(token).map_err(AppError::internal)?,
-            },
+        match (message.channel.as_str(), &settings) {
+            (
+                "sms",
+                OrganizationSettings {
+                    twilio_account_sid: Some(account_sid),
+                    twilio_auth_token_encrypted: Some(token),
+                    ..
+                },
+            ) => {
+                let credentials = Credentials {
+                    account_sid: account_sid.clone(),
+                    auth_token: self.secrets.decrypt(token).map_err(AppError::internal)?,
+                };
+                self.send_sms(&message, &credentials).await
+            }
+            (
+                "email",
+                OrganizationSettings {
+                    smtp_host: Some(host),
+                    ..
+                },
+            ) => {
+                let password = match &settings.smtp_password_encrypted {
+                    Some(stored) => Some(self.secrets.decrypt(stored).map_err(AppError::internal)?),
+                    None => None,
+                };
+                let server = SmtpServer {
+                    host: host.clone(),
+                    port: settings.smtp_port.and_then(|port| u16::try_from(port).ok()),
+                    username: settings.smtp_username.clone(),
+                    password,
+                    security: settings.smtp_security.clone(),
+                };
+                self.send_email(
+                    &message,
+                    &server,
+                    sender.and_then(|sender| sender.display_name),
+                )
+                .await
+            }
             _ => {
                 self.sandbox.do_send(sandbox::Deliver {
                     org: self.deliver.org.clone(),
                     contact: self.deliver.contact,
                     message_id: message.id,
                 });
-                return Ok(());
+                Ok(())
             }
-        };
-        if !self.claim(&message).await? {
+        }
+    }
+
+    async fn send_sms(&self, message: &Message, credentials: &Credentials) -> Result<(), AppError> {
+        if !self.claim(message).await? {
             return Ok(());
         }
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
@@ -166,7 +208,7 @@ impl Job {
         ) else {
             return self
                 .fail(
-                    &message,
+                    message,
                     "invalid",
                     "the message has no sender or recipient number",
                 )
@@ -182,19 +224,20 @@ impl Job {
         let mut last_reason = String::new();
         for attempt in 0..self.config.max_attempts {
             self.wait_for_slot(from).await;
-            let wait = match self.twilio.send(&credentials, &sms).await {
-                SendOutcome::Accepted { sid } => return self.accepted(&message, sid).await,
+            let wait = match self.twilio.send(credentials, &sms).await {
+                SendOutcome::Accepted { sid } => return self.accepted(message, sid).await,
                 SendOutcome::Rejected {
                     code,
                     message: reason,
                 } => {
                     if code == "21610" {
+                        let org = self.deliver.organization_id;
                         sms_opt_outs::record(&mut *self.pool.get().await?, org, to, from, "21610")
                             .await?;
                     }
                     let explained =
                         crate::twilio::error_message(&code).map_or(reason, str::to_string);
-                    return self.fail(&message, &code, &explained).await;
+                    return self.fail(message, &code, &explained).await;
                 }
                 SendOutcome::RetryLater { after, reason } => {
                     last_reason = reason;
@@ -204,10 +247,10 @@ impl Job {
                     // Twilio may have it already: adopt it rather than send twice.
                     if let Ok(Some(sid)) = self
                         .twilio
-                        .find_sent(&credentials, &sms, message.created_at)
+                        .find_sent(credentials, &sms, message.created_at)
                         .await
                     {
-                        return self.accepted(&message, sid).await;
+                        return self.accepted(message, sid).await;
                     }
                     last_reason = reason;
                     None
@@ -217,11 +260,82 @@ impl Job {
                 tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt))).await;
             }
         }
-        let reason = format!(
-            "Twilio did not take the message after {} attempts: {last_reason}",
-            self.config.max_attempts
-        );
-        self.fail(&message, "delivery_failed", &reason).await
+        self.give_up(message, "Twilio", &last_reason).await
+    }
+
+    /// SMTP has no delivery reports: a message the server accepted is `sent`.
+    async fn send_email(
+        &self,
+        message: &Message,
+        server: &SmtpServer,
+        from_name: Option<String>,
+    ) -> Result<(), AppError> {
+        if !self.claim(message).await? {
+            return Ok(());
+        }
+        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        let (Some(to), Some(from)) = (
+            message.to_address.as_deref(),
+            message.from_address.as_deref(),
+        ) else {
+            return self
+                .fail(
+                    message,
+                    "invalid",
+                    "the message has no sender or recipient address",
+                )
+                .await;
+        };
+        let domain = from
+            .rsplit_once('@')
+            .map_or("switchboard.local", |(_, domain)| domain);
+        let email = OutgoingEmail {
+            from_address: from,
+            from_name: from_name.as_deref(),
+            to,
+            subject: message.subject.as_deref().unwrap_or_default(),
+            markdown: &message.body,
+            message_id: format!("<{}@{domain}>", message.id),
+        };
+        let mut last_reason = String::new();
+        for attempt in 0..self.config.max_attempts {
+            match mail::send(server, &email).await {
+                MailOutcome::Sent => {
+                    self.accepted(message, email.message_id.clone()).await?;
+                    self.report(
+                        message,
+                        StatusChange {
+                            status: MessageStatus::Sent,
+                            external_id: None,
+                            error_code: None,
+                            error_message: None,
+                        },
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                MailOutcome::Rejected(reply) => {
+                    return self.fail(message, "smtp_rejected", &reply).await
+                }
+                MailOutcome::RetryLater(reason) => last_reason = reason,
+            }
+            if attempt + 1 < self.config.max_attempts {
+                tokio::time::sleep(self.backoff(attempt)).await;
+            }
+        }
+        self.give_up(message, "The mail server", &last_reason).await
+    }
+
+    async fn give_up(
+        &self,
+        message: &Message,
+        carrier: &str,
+        last_reason: &str,
+    ) -> Result<(), AppError> {
+        let attempts = self.config.max_attempts;
+        let reason =
+            format!("{carrier} did not take the message after {attempts} attempts: {last_reason}");
+        self.fail(message, "delivery_failed", &reason).await
     }
 
     /// Moves the message to `sending`; false when someone else already did.

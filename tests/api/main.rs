@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod contacts;
 mod delivery;
+mod email;
 mod errors;
 mod helpers;
 mod messages;
