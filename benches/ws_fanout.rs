@@ -14,13 +14,15 @@
 //! ephemeral port range is never the limit; the file-descriptor limit of this process
 //! and the server's is (one each per socket).
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::json;
+use support::Server;
 use tokio_tungstenite::tungstenite::Message;
 
 struct Options {
@@ -95,51 +97,34 @@ fn main() {
 }
 
 async fn run(options: Options) {
-    let database_url = database_url();
-    let port = free_port();
-    let address = format!("127.0.0.1:{port}");
-    let data_dir = std::env::temp_dir().join(format!("switchboard-bench-{port}"));
-    let mut server = Server::start(&database_url, &address, &data_dir, options.sandbox_delay_ms);
+    let server = Server::start(
+        "fanout_bench",
+        &[(
+            "SWITCHBOARD_SANDBOX_DELAY_MS",
+            options.sandbox_delay_ms.to_string(),
+        )],
+    )
+    .await;
+    let port: u16 = server.base.rsplit(':').next().unwrap().parse().unwrap();
     let http = reqwest::Client::new();
-    let base = format!("http://{address}");
-    wait_until_up(&http, &base).await;
-
-    let created = server.cli(&[
-        "org",
-        "create",
-        "--name",
-        "Bench",
-        "--admin-email",
-        "bench@example.com",
-        "--admin-password",
-        "bench-password",
-    ]);
-    assert!(created["organization_id"].is_string(), "{created}");
-    let login: Value = post(
-        &http,
-        &base,
-        "/api/auth/login",
-        None,
-        json!({"email": "bench@example.com", "password": "bench-password"}),
-    )
-    .await;
-    let token = login["token"].as_str().unwrap().to_string();
-    post(
-        &http,
-        &base,
-        "/api/phone-numbers",
-        Some(&token),
-        json!({"phone_number": "+14155550100"}),
-    )
-    .await;
-    let contact = post(
-        &http,
-        &base,
-        "/api/contacts",
-        Some(&token),
-        json!({"name": "Bench", "phones": [{"phone_number": "+14155550111"}]}),
-    )
-    .await;
+    let base = server.base.clone();
+    let token = server.admin_token(&http, "bench@example.com").await;
+    server
+        .post(
+            &http,
+            "/api/phone-numbers",
+            Some(&token),
+            json!({"phone_number": "+14155550100"}),
+        )
+        .await;
+    let contact = server
+        .post(
+            &http,
+            "/api/contacts",
+            Some(&token),
+            json!({"name": "Bench", "phones": [{"phone_number": "+14155550111"}]}),
+        )
+        .await;
     let contact_id = contact["id"].as_str().unwrap().to_string();
 
     let total_messages = options.messages + options.burst;
@@ -154,7 +139,7 @@ async fn run(options: Options) {
     if let Ok(path) = std::env::var("SWITCHBOARD_BENCH_PID_FILE") {
         std::fs::write(path, server.child.id().to_string()).unwrap();
     }
-    let rss_before = server.rss_kib();
+    let rss_before = rss_kib(server.child.id());
     let opened = Instant::now();
     let subscribed = Arc::new(AtomicUsize::new(0));
     let mut openers = Vec::new();
@@ -181,7 +166,7 @@ async fn run(options: Options) {
     let open_time = opened.elapsed();
     // Let the server's allocator settle before reading its memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = server.rss_kib();
+    let rss_after = rss_kib(server.child.id());
     let per_connection =
         (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / options.subscribers as f64;
     println!(
@@ -285,11 +270,7 @@ async fn run(options: Options) {
         tally.closed.load(Ordering::Relaxed)
     );
 
-    server.stop();
-    let _ = std::fs::remove_dir_all(&data_dir);
-    if let Err(error) = switchboard::db::drop_database(&database_url).await {
-        eprintln!("could not drop the bench database: {error}");
-    }
+    server.stop().await;
 }
 
 async fn subscribe(port: u16, source: &str, token: &str, contact_id: &str, tally: Arc<Tally>) {
@@ -344,26 +325,6 @@ async fn send(http: &reqwest::Client, base: &str, token: &str, contact_id: &str,
     );
 }
 
-async fn post(
-    http: &reqwest::Client,
-    base: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Value,
-) -> Value {
-    let mut request = http.post(format!("{base}{path}")).json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.expect("request");
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
-}
-
 /// Polls a condition (this is a measuring tool, not a test); false on timeout.
 async fn wait_for(condition: impl Fn() -> bool, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
@@ -376,82 +337,14 @@ async fn wait_for(condition: impl Fn() -> bool, timeout: Duration) -> bool {
     condition()
 }
 
-async fn wait_until_up(http: &reqwest::Client, base: &str) {
-    for _ in 0..300 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server did not come up");
-}
-
-struct Server {
-    child: Child,
-    database_url: String,
-}
-
-impl Server {
-    fn start(
-        database_url: &str,
-        address: &str,
-        data_dir: &std::path::Path,
-        sandbox_delay_ms: u64,
-    ) -> Server {
-        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("SWITCHBOARD_ADDR", address)
-            .env("SWITCHBOARD_DATA_DIR", data_dir)
-            .env("SWITCHBOARD_SANDBOX_DELAY_MS", sandbox_delay_ms.to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the server starts");
-        Server {
-            child,
-            database_url: database_url.to_string(),
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> Value {
-        let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(args)
-            .env("DATABASE_URL", &self.database_url)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("the CLI runs");
-        serde_json::from_slice(&output.stdout).expect("JSON from the CLI")
-    }
-
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS")
-    }
-
-    fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn database_url() -> String {
-    let base = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
-    let mut url = url::Url::parse(&base).unwrap();
-    url.set_path(&format!("/switchboard_bench_{}", std::process::id()));
-    url.to_string()
+/// A process's resident memory, from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
 }
 
 /// User plus system CPU time a process has used, from /proc.
@@ -461,12 +354,4 @@ fn cpu_seconds(pid: u32) -> f64 {
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

@@ -1,0 +1,227 @@
+//! The durable send path: accepted sends per second (API → PostgreSQL → outbox →
+//! an HTTP server standing in for Twilio), API latency, and signed status callbacks
+//! ingested per second. The release server runs as its own process; the Twilio stand-in
+//! (wiremock, handing out unique SIDs) runs in this one.
+//!
+//! Run: `cargo bench --bench send_path -- [--sends 5000] [--concurrency 32] [--contacts 200]`
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::Server;
+use switchboard::twilio::signature;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "bench-auth-token";
+
+struct Options {
+    sends: usize,
+    concurrency: usize,
+    contacts: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        sends: 5000,
+        concurrency: 32,
+        contacts: 200,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    for pair in args.windows(2) {
+        let value = || pair[1].parse().expect("a number");
+        match pair[0].as_str() {
+            "--sends" => options.sends = value(),
+            "--concurrency" => options.concurrency = value(),
+            "--contacts" => options.contacts = value(),
+            _ => {}
+        }
+    }
+    options
+}
+
+/// Twilio's create-message answer, with a fresh SID each time.
+struct UniqueSids(AtomicU64);
+
+impl Respond for UniqueSids {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        ResponseTemplate::new(201)
+            .set_body_json(json!({"sid": format!("SM{n:032x}"), "status": "queued"}))
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(options()));
+}
+
+async fn run(options: Options) {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(UniqueSids(AtomicU64::new(1)))
+        .mount(&twilio)
+        .await;
+
+    let server = Server::start(
+        "send_bench",
+        &[
+            ("SWITCHBOARD_TWILIO_API_BASE", twilio.uri()),
+            ("SWITCHBOARD_SENDS_PER_SECOND_PER_NUMBER", "1000000".into()),
+            ("SWITCHBOARD_DB_POOL_SIZE", "32".into()),
+        ],
+    )
+    .await;
+    let base = server.base.clone();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.concurrency)
+        .build()
+        .unwrap();
+    let token = server.admin_token(&http, "send-bench@example.com").await;
+    server
+        .post(
+            &http,
+            "/api/phone-numbers",
+            Some(&token),
+            json!({"phone_number": "+14155550100"}),
+        )
+        .await;
+    let settings = json!({"twilio_account_sid": ACCOUNT, "twilio_auth_token": TOKEN});
+    let response = http
+        .patch(format!("{base}/api/organization/settings"))
+        .bearer_auth(&token)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let mut contacts = Vec::new();
+    for index in 0..options.contacts {
+        let phone = format!("+1415555{:04}", 1000 + index);
+        let contact = server
+            .post(
+                &http,
+                "/api/contacts",
+                Some(&token),
+                json!({"name": format!("Bench {index}"), "phones": [{"phone_number": phone}]}),
+            )
+            .await;
+        contacts.push(contact["id"].as_str().unwrap().to_string());
+    }
+    let contacts = Arc::new(contacts);
+
+    // Sends: `concurrency` clients, each sending its share back to back.
+    let started = Instant::now();
+    let mut lanes = Vec::new();
+    for lane in 0..options.concurrency {
+        let (http, base, token, contacts) =
+            (http.clone(), base.clone(), token.clone(), contacts.clone());
+        let (sends, concurrency) = (options.sends, options.concurrency);
+        lanes.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            for index in (lane..sends).step_by(concurrency) {
+                let contact = &contacts[index % contacts.len()];
+                let body = json!({"contact_id": contact, "channel": "sms", "body": format!("bench {index}")});
+                let sent_at = Instant::now();
+                let response = http.post(format!("{base}/api/messages/send")).bearer_auth(&token).json(&body).send().await.unwrap();
+                assert_eq!(response.status(), 201);
+                latencies.push(sent_at.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for lane in lanes {
+        latencies.extend(lane.await.unwrap());
+    }
+    let accepted_in = started.elapsed();
+    latencies.sort();
+    let percentile = |p: f64| {
+        latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1]
+    };
+    println!(
+        "sends: {} accepted in {:.2} s: {:.0} accepted/s; API latency p50 {:.1} ms, p99 {:.1} ms ({} clients, {} contacts)",
+        options.sends,
+        accepted_in.as_secs_f64(),
+        options.sends as f64 / accepted_in.as_secs_f64(),
+        percentile(0.50).as_secs_f64() * 1e3,
+        percentile(0.99).as_secs_f64() * 1e3,
+        options.concurrency,
+        options.contacts
+    );
+
+    // The outbox drains into the Twilio stand-in.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut handed = 0;
+    while Instant::now() < deadline {
+        handed = twilio
+            .received_requests()
+            .await
+            .map_or(0, |requests| requests.len());
+        if handed >= options.sends {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let drained_in = started.elapsed();
+    println!(
+        "outbox: {handed} of {} handed to the Twilio stand-in {:.2} s after the first send: {:.0} sends/s end to end",
+        options.sends,
+        drained_in.as_secs_f64(),
+        handed as f64 / drained_in.as_secs_f64()
+    );
+
+    // Signed status callbacks, one per message, from `concurrency` clients.
+    let sids: Arc<Vec<String>> =
+        Arc::new((1..=handed as u64).map(|n| format!("SM{n:032x}")).collect());
+    let callback_url = format!("{base}/webhooks/twilio/status");
+    let started = Instant::now();
+    let mut lanes = Vec::new();
+    for lane in 0..options.concurrency {
+        let (http, url, sids, concurrency) = (
+            http.clone(),
+            callback_url.clone(),
+            sids.clone(),
+            options.concurrency,
+        );
+        lanes.push(tokio::spawn(async move {
+            for index in (lane..sids.len()).step_by(concurrency) {
+                let params = vec![
+                    ("AccountSid".to_string(), ACCOUNT.to_string()),
+                    ("MessageSid".to_string(), sids[index].clone()),
+                    ("MessageStatus".to_string(), "delivered".to_string()),
+                ];
+                let signed = signature::sign(TOKEN, &url, &params);
+                let response = http
+                    .post(&url)
+                    .header("X-Twilio-Signature", signed)
+                    .form(&params)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 204);
+            }
+        }));
+    }
+    for lane in lanes {
+        lane.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "status callbacks: {} signed callbacks ingested in {:.2} s: {:.0} callbacks/s",
+        sids.len(),
+        elapsed.as_secs_f64(),
+        sids.len() as f64 / elapsed.as_secs_f64()
+    );
+
+    server.stop().await;
+}

@@ -1,0 +1,128 @@
+//! What the benchmarks share: the release server as a process of its own, and small
+//! HTTP helpers.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The release server, running against its own fresh database.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    database_url: String,
+    data_dir: std::path::PathBuf,
+}
+
+impl Server {
+    /// Starts `switchboard serve` on a free port with `env` added, and waits until it
+    /// answers `/readyz`.
+    pub async fn start(name: &str, env: &[(&str, String)]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base_url = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
+        let mut database_url = url::Url::parse(&base_url).unwrap();
+        database_url.set_path(&format!("/switchboard_{name}_{}", std::process::id()));
+        let data_dir = std::env::temp_dir().join(format!("switchboard-{name}-{port}"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command
+            .arg("serve")
+            .env("DATABASE_URL", database_url.as_str())
+            .env("SWITCHBOARD_ADDR", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD_DATA_DIR", &data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let server = Server {
+            child: command.spawn().expect("the server starts"),
+            base: format!("http://127.0.0.1:{port}"),
+            database_url: database_url.to_string(),
+            data_dir,
+        };
+        let http = reqwest::Client::new();
+        for _ in 0..300 {
+            if http
+                .get(format!("{}/readyz", server.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server did not come up");
+    }
+
+    /// Runs a `switchboard` CLI command against the server's database.
+    pub fn cli(&self, args: &[&str]) -> Value {
+        let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("the CLI runs");
+        serde_json::from_slice(&output.stdout).expect("JSON from the CLI")
+    }
+
+    /// Creates an organisation and returns its admin's token.
+    pub async fn admin_token(&self, http: &reqwest::Client, email: &str) -> String {
+        self.cli(&[
+            "org",
+            "create",
+            "--name",
+            "Bench",
+            "--admin-email",
+            email,
+            "--admin-password",
+            "bench-password",
+        ]);
+        let login = self
+            .post(
+                http,
+                "/api/auth/login",
+                None,
+                serde_json::json!({"email": email, "password": "bench-password"}),
+            )
+            .await;
+        login["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn post(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> Value {
+        let mut request = http.post(format!("{}{path}", self.base)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// Stops the server and drops its database.
+    pub async fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Err(error) = switchboard::db::drop_database(&self.database_url).await {
+            eprintln!("could not drop the bench database: {error}");
+        }
+    }
+}
