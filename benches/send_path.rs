@@ -27,22 +27,11 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut options = Options {
-        sends: 5000,
-        concurrency: 32,
-        contacts: 200,
-    };
-    let args: Vec<String> = std::env::args().collect();
-    for pair in args.windows(2) {
-        let value = || pair[1].parse().expect("a number");
-        match pair[0].as_str() {
-            "--sends" => options.sends = value(),
-            "--concurrency" => options.concurrency = value(),
-            "--contacts" => options.contacts = value(),
-            _ => {}
-        }
+    Options {
+        sends: support::arg("--sends", 5000),
+        concurrency: support::arg("--concurrency", 32),
+        contacts: support::arg("--contacts", 200),
     }
-    options
 }
 
 /// Twilio's create-message answer, with a fresh SID each time.

@@ -35,24 +35,12 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut options = Options {
-        subscribers: 10_000,
-        messages: 200,
-        burst: 100,
-        sandbox_delay_ms: 50,
-    };
-    let args: Vec<String> = std::env::args().collect();
-    for pair in args.windows(2) {
-        let value = || pair[1].parse().expect("a number");
-        match pair[0].as_str() {
-            "--subscribers" => options.subscribers = value(),
-            "--messages" => options.messages = value(),
-            "--burst" => options.burst = value(),
-            "--sandbox-delay-ms" => options.sandbox_delay_ms = value() as u64,
-            _ => {}
-        }
+    Options {
+        subscribers: support::arg("--subscribers", 10_000),
+        messages: support::arg("--messages", 200),
+        burst: support::arg("--burst", 100),
+        sandbox_delay_ms: support::arg("--sandbox-delay-ms", 50),
     }
-    options
 }
 
 /// What every subscriber task reports into.

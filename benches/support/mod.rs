@@ -6,6 +6,19 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+/// The value of `--name N` on the command line, else `default`.
+pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .find(|pair| pair[0] == name)
+        .map(|pair| {
+            pair[1]
+                .parse()
+                .unwrap_or_else(|_| panic!("{name} takes a number"))
+        })
+        .unwrap_or(default)
+}
+
 /// The release server, running against its own fresh database.
 pub struct Server {
     pub child: Child,

@@ -115,6 +115,13 @@ impl Handler<Deliver> for DeliveryActor {
     }
 }
 
+/// Where a message goes.
+enum Carrier {
+    Twilio(Credentials),
+    /// The organisation's mail server and the sender's display name.
+    Smtp(SmtpServer, Option<String>),
+}
+
 /// One message's way to its carrier.
 struct Job {
     pool: DbPool,
@@ -146,7 +153,7 @@ impl Job {
             None => None,
         };
         drop(conn);
-        match (message.channel.as_str(), &settings) {
+        let carrier = match (message.channel.as_str(), &settings) {
             (
                 "sms",
                 OrganizationSettings {
@@ -154,13 +161,10 @@ impl Job {
                     twilio_auth_token_encrypted: Some(token),
                     ..
                 },
-            ) => {
-                let credentials = Credentials {
-                    account_sid: account_sid.clone(),
-                    auth_token: self.secrets.decrypt(token).map_err(AppError::internal)?,
-                };
-                self.send_sms(&message, &credentials).await
-            }
+            ) => Carrier::Twilio(Credentials {
+                account_sid: account_sid.clone(),
+                auth_token: self.secrets.decrypt(token).map_err(AppError::internal)?,
+            }),
             (
                 "email",
                 OrganizationSettings {
@@ -172,19 +176,16 @@ impl Job {
                     Some(stored) => Some(self.secrets.decrypt(stored).map_err(AppError::internal)?),
                     None => None,
                 };
-                let server = SmtpServer {
-                    host: host.clone(),
-                    port: settings.smtp_port.and_then(|port| u16::try_from(port).ok()),
-                    username: settings.smtp_username.clone(),
-                    password,
-                    security: settings.smtp_security.clone(),
-                };
-                self.send_email(
-                    &message,
-                    &server,
+                Carrier::Smtp(
+                    SmtpServer {
+                        host: host.clone(),
+                        port: settings.smtp_port.and_then(|port| u16::try_from(port).ok()),
+                        username: settings.smtp_username.clone(),
+                        password,
+                        security: settings.smtp_security.clone(),
+                    },
                     sender.and_then(|sender| sender.display_name),
                 )
-                .await
             }
             _ => {
                 self.sandbox.do_send(sandbox::Deliver {
@@ -192,13 +193,10 @@ impl Job {
                     contact: self.deliver.contact,
                     message_id: message.id,
                 });
-                Ok(())
+                return Ok(());
             }
-        }
-    }
-
-    async fn send_sms(&self, message: &Message, credentials: &Credentials) -> Result<(), AppError> {
-        if !self.claim(message).await? {
+        };
+        if !self.claim(&message).await? {
             return Ok(());
         }
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
@@ -208,12 +206,28 @@ impl Job {
         ) else {
             return self
                 .fail(
-                    message,
+                    &message,
                     "invalid",
-                    "the message has no sender or recipient number",
+                    "the message has no sender or recipient",
                 )
                 .await;
         };
+        match carrier {
+            Carrier::Twilio(credentials) => self.send_sms(&message, &credentials, to, from).await,
+            Carrier::Smtp(server, from_name) => {
+                self.send_email(&message, &server, to, from, from_name)
+                    .await
+            }
+        }
+    }
+
+    async fn send_sms(
+        &self,
+        message: &Message,
+        credentials: &Credentials,
+        to: &str,
+        from: &str,
+    ) -> Result<(), AppError> {
         let sms = OutgoingSms {
             to,
             from,
@@ -268,24 +282,10 @@ impl Job {
         &self,
         message: &Message,
         server: &SmtpServer,
+        to: &str,
+        from: &str,
         from_name: Option<String>,
     ) -> Result<(), AppError> {
-        if !self.claim(message).await? {
-            return Ok(());
-        }
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        let (Some(to), Some(from)) = (
-            message.to_address.as_deref(),
-            message.from_address.as_deref(),
-        ) else {
-            return self
-                .fail(
-                    message,
-                    "invalid",
-                    "the message has no sender or recipient address",
-                )
-                .await;
-        };
         let domain = from
             .rsplit_once('@')
             .map_or("switchboard.local", |(_, domain)| domain);
