@@ -110,6 +110,48 @@ pub struct Settings {
     #[arg(long, env = "SWITCHBOARD_OUTBOX_SWEEP_SECS", default_value_t = 30)]
     pub outbox_sweep_secs: u64,
 
+    /// S3-compatible bucket for attachments; unset keeps them on the local disk (under
+    /// the data dir). Credentials also come from the usual AWS_* variables.
+    #[arg(long, env = "SWITCHBOARD_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+
+    /// S3 endpoint for non-AWS stores (R2, MinIO), e.g. `http://127.0.0.1:9000`.
+    #[arg(long, env = "SWITCHBOARD_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    #[arg(long, env = "SWITCHBOARD_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    #[arg(long, env = "SWITCHBOARD_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+
+    #[arg(long, env = "SWITCHBOARD_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Path-style S3 addressing (`endpoint/bucket/key`), as MinIO and most local stores want.
+    #[arg(long, env = "SWITCHBOARD_S3_PATH_STYLE", default_value_t = false)]
+    pub s3_path_style: bool,
+
+    /// How long attachment URLs (local signed or S3 presigned) stay valid, in seconds.
+    #[arg(long, env = "SWITCHBOARD_MEDIA_URL_TTL_SECS", default_value_t = 3600)]
+    pub media_url_ttl_secs: u64,
+
+    /// Largest upload for an email, all files together, in bytes (MMS: 5 MB, Twilio's limit).
+    #[arg(long, env = "SWITCHBOARD_MAX_EMAIL_ATTACHMENT_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_email_attachment_bytes: usize,
+
+    /// Uploads never attached to a message are deleted after this many hours.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_PENDING_UPLOAD_TTL_HOURS",
+        default_value_t = 24
+    )]
+    pub pending_upload_ttl_hours: u64,
+
+    /// Seconds between housekeeping rounds (removing stale pending uploads).
+    #[arg(long, env = "SWITCHBOARD_HOUSEKEEPING_SECS", default_value_t = 3600)]
+    pub housekeeping_secs: u64,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SWITCHBOARD_WORKERS")]
     pub workers: Option<usize>,

@@ -38,8 +38,8 @@ pub enum AppError {
     UnknownRoute(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("request body is larger than {limit} bytes")]
-    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("unsupported content type: {0}")]
     UnsupportedMediaType(String),
     #[error("the database is unavailable")]
@@ -77,7 +77,7 @@ impl AppError {
             AppError::NotFound(_) | AppError::NotFoundNamed(_) => "not_found",
             AppError::UnknownRoute(_) => "unknown_route",
             AppError::Conflict(_) => "conflict",
-            AppError::PayloadTooLarge { .. } => "payload_too_large",
+            AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
@@ -118,7 +118,7 @@ impl ResponseError for AppError {
                 StatusCode::NOT_FOUND
             }
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -38,7 +38,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             let body = body
                 .await
                 .map_err(|error| match error.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => AppError::PayloadTooLarge { limit },
+                    Some(PayloadError::Overflow) => AppError::PayloadTooLarge(format!(
+                        "the request body is larger than {limit} bytes"
+                    )),
                     _ => AppError::bad_request(
                         "invalid_body",
                         format!("could not read the body: {error}"),

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod actors;
+pub mod attachments;
 pub mod auth;
 pub mod config;
 pub mod contacts;
@@ -16,6 +17,7 @@ pub mod protocol;
 pub mod routes;
 pub mod secrets;
 pub mod startup;
+pub mod storage;
 pub mod telemetry;
 pub mod twilio;
 pub mod validate;

@@ -12,6 +12,7 @@ use phonenumber::country;
 use serde::{Deserialize, Serialize};
 
 use crate::actors::contact::{AddMessage, DeleteMessage, EditMessage, MarkRead, RetryMessage};
+use crate::attachments::{MMS_MAX_BYTES, MMS_MAX_FILES};
 use crate::auth::Caller;
 use crate::db::contact_methods::{self, MethodKind};
 use crate::db::ids::{
@@ -36,6 +37,8 @@ pub struct AttachmentView {
     pub content_type: String,
     pub file_name: String,
     pub file_size: i64,
+    /// Redirects (for a signed-in operator) to a short-lived URL of the file.
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -585,7 +588,7 @@ pub async fn record(
     let inserted = conn
         .transaction::<_, AppError, _>(async |conn| {
             let message = db_messages::insert(conn, &new.form).await?;
-            take_attachments(conn, org, &new.attachment_ids, message.id).await?;
+            take_attachments(conn, org, &new.attachment_ids, &message).await?;
             Ok(message)
         })
         .await;
@@ -612,7 +615,7 @@ async fn take_attachments(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
     ids: &[AttachmentId],
-    message: MessageId,
+    message: &Message,
 ) -> Result<(), AppError> {
     if ids.is_empty() {
         return Ok(());
@@ -637,7 +640,16 @@ async fn take_attachments(
             Some(_) => {}
         }
     }
-    message_attachments::link(conn, org, ids, message).await?;
+    if message.channel == "sms" {
+        let total: i64 = found.values().map(|attachment| attachment.file_size).sum();
+        if ids.len() > MMS_MAX_FILES || total > MMS_MAX_BYTES as i64 {
+            return Err(AppError::PayloadTooLarge(format!(
+                "an MMS carries at most {MMS_MAX_FILES} files and {} KB in all",
+                MMS_MAX_BYTES / 1024
+            )));
+        }
+    }
+    message_attachments::link(conn, org, ids, message.id).await?;
     Ok(())
 }
 
@@ -673,12 +685,7 @@ pub async fn views(
             attachments
                 .entry(message_id)
                 .or_default()
-                .push(AttachmentView {
-                    id: attachment.id,
-                    content_type: attachment.content_type,
-                    file_name: attachment.file_name,
-                    file_size: attachment.file_size,
-                });
+                .push(crate::attachments::view(&attachment));
         }
     }
     Ok(messages

@@ -28,6 +28,7 @@ const NONCE_LEN: usize = 24;
 pub struct SecretKey {
     cipher: XChaCha20Poly1305,
     csrf_key: [u8; 32],
+    media_key: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -70,6 +71,7 @@ impl SecretKey {
         Ok(SecretKey {
             cipher: XChaCha20Poly1305::new(&derive("switchboard/encryption/v1").into()),
             csrf_key: derive("switchboard/csrf/v1"),
+            media_key: derive("switchboard/media/v1"),
         })
     }
 
@@ -104,6 +106,26 @@ impl SecretKey {
         URL_SAFE_NO_PAD
             .decode(presented)
             .is_ok_and(|tag| self.csrf_mac(session_token).verify_slice(&tag).is_ok())
+    }
+
+    /// The signature of a local media URL: the key and its expiry.
+    pub fn sign_media(&self, key: &str, expires: i64) -> String {
+        URL_SAFE_NO_PAD.encode(self.media_mac(key, expires).finalize().into_bytes())
+    }
+
+    pub fn verify_media(&self, key: &str, expires: i64, presented: &str) -> bool {
+        URL_SAFE_NO_PAD
+            .decode(presented)
+            .is_ok_and(|tag| self.media_mac(key, expires).verify_slice(&tag).is_ok())
+    }
+
+    fn media_mac(&self, key: &str, expires: i64) -> HmacSha256 {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.media_key)
+            .expect("HMAC takes any key length");
+        mac.update(key.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        mac
     }
 
     fn csrf_mac(&self, session_token: &str) -> HmacSha256 {

@@ -3,24 +3,30 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix::Actor;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use phonenumber::country;
 use tracing_actix_web::TracingLogger;
 
+use crate::actors::housekeeper::Housekeeper;
 use crate::actors::Realtime;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error;
 use crate::routes;
 use crate::secrets::SecretKey;
+use crate::storage::Storage;
 use crate::twilio::client::TwilioClient;
 
 /// What every request handler can reach.
 pub struct AppState {
     pub pool: DbPool,
     pub realtime: Arc<Realtime>,
+    pub storage: Arc<Storage>,
+    /// Largest upload for one email, all files together.
+    pub max_email_attachment_bytes: usize,
     /// The base URL the outside world uses (webhook signatures, links, origin checks).
     pub public_url: String,
     pub secrets: SecretKey,
@@ -59,6 +65,18 @@ impl Application {
             .with_context(|| format!("listening on {}", settings.addr))?;
         let local_addr = listener.local_addr()?;
         let public_url = settings.public_url(local_addr);
+        let storage = Arc::new(Storage::from_settings(
+            settings,
+            secrets.clone(),
+            &public_url,
+        )?);
+        Housekeeper::new(
+            pool.clone(),
+            storage.clone(),
+            std::time::Duration::from_secs(settings.pending_upload_ttl_hours * 3600),
+            std::time::Duration::from_secs(settings.housekeeping_secs.max(1)),
+        )
+        .start();
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             realtime: Realtime::start(
@@ -71,7 +89,10 @@ impl Application {
                     std::time::Duration::from_secs(15),
                 ),
                 settings.delivery(&public_url),
+                storage.clone(),
             ),
+            storage,
+            max_email_attachment_bytes: settings.max_email_attachment_bytes,
             public_url: public_url.clone(),
             secrets,
             default_region,

@@ -25,10 +25,13 @@ use super::sandbox::{self, SandboxTransport};
 use crate::db::ids::{ContactId, MessageId, OrganizationId};
 use crate::db::messages::{self as db_messages, Message, MessageStatus, StatusChange};
 use crate::db::organization_settings::OrganizationSettings;
-use crate::db::{email_addresses, organization_settings, sms_opt_outs, DbPool};
+use crate::db::{
+    email_addresses, message_attachments, organization_settings, sms_opt_outs, DbPool,
+};
 use crate::error::AppError;
 use crate::mail::{self, MailOutcome, OutgoingEmail, SmtpServer};
 use crate::secrets::SecretKey;
+use crate::storage::Storage;
 use crate::twilio::client::{Credentials, OutgoingSms, SendOutcome, TwilioClient};
 
 #[derive(Debug, Clone)]
@@ -49,6 +52,7 @@ pub struct DeliveryActor {
     secrets: SecretKey,
     twilio: TwilioClient,
     sandbox: Addr<SandboxTransport>,
+    storage: Arc<Storage>,
     config: Arc<DeliveryConfig>,
     permits: Arc<Semaphore>,
     /// When each sending number may send next.
@@ -61,6 +65,7 @@ impl DeliveryActor {
         secrets: SecretKey,
         twilio: TwilioClient,
         sandbox: Addr<SandboxTransport>,
+        storage: Arc<Storage>,
         config: DeliveryConfig,
     ) -> Self {
         DeliveryActor {
@@ -68,6 +73,7 @@ impl DeliveryActor {
             secrets,
             twilio,
             sandbox,
+            storage,
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config: Arc::new(config),
             next_slot: Arc::new(Mutex::new(HashMap::new())),
@@ -98,6 +104,7 @@ impl Handler<Deliver> for DeliveryActor {
             secrets: self.secrets.clone(),
             twilio: self.twilio.clone(),
             sandbox: self.sandbox.clone(),
+            storage: self.storage.clone(),
             config: self.config.clone(),
             permits: self.permits.clone(),
             next_slot: self.next_slot.clone(),
@@ -128,6 +135,7 @@ struct Job {
     secrets: SecretKey,
     twilio: TwilioClient,
     sandbox: Addr<SandboxTransport>,
+    storage: Arc<Storage>,
     config: Arc<DeliveryConfig>,
     permits: Arc<Semaphore>,
     next_slot: Arc<Mutex<HashMap<String, Instant>>>,
@@ -228,11 +236,12 @@ impl Job {
         to: &str,
         from: &str,
     ) -> Result<(), AppError> {
+        let media_urls = self.media_urls(message).await?;
         let sms = OutgoingSms {
             to,
             from,
             body: &message.body,
-            media_urls: &[],
+            media_urls: &media_urls,
             status_callback: &self.config.status_callback,
         };
         let mut last_reason = String::new();
@@ -324,6 +333,28 @@ impl Job {
             }
         }
         self.give_up(message, "The mail server", &last_reason).await
+    }
+
+    /// Fresh URLs Twilio can fetch the message's attachments from (one `MediaUrl` each).
+    async fn media_urls(&self, message: &Message) -> Result<Vec<String>, AppError> {
+        let mut conn = self.pool.get().await?;
+        let attachments = message_attachments::list_for_messages(
+            &mut conn,
+            self.deliver.organization_id,
+            &[message.id],
+        )
+        .await?;
+        drop(conn);
+        let mut urls = Vec::new();
+        for attachment in attachments {
+            urls.push(
+                self.storage
+                    .url(&attachment.storage_key)
+                    .await
+                    .map_err(AppError::internal)?,
+            );
+        }
+        Ok(urls)
     }
 
     async fn give_up(

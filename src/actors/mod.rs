@@ -10,6 +10,7 @@
 //! - [`delivery::DeliveryActor`]: sends queued messages through the organisation's
 //!   carrier (Twilio), or the [`sandbox::SandboxTransport`] when it has none.
 //! - [`outbox::OutboxSweeper`]: resumes queued messages after a restart.
+//! - [`housekeeper::Housekeeper`]: removes uploads no message took.
 //!
 //! Every organisation's actors live on one arbiter (thread), picked by hashing its id,
 //! so an organisation's events are numbered and delivered in one order without locks,
@@ -17,6 +18,7 @@
 
 pub mod contact;
 pub mod delivery;
+pub mod housekeeper;
 pub mod org;
 pub mod outbox;
 pub mod sandbox;
@@ -35,6 +37,7 @@ use crate::db::ids::{ContactId, OrganizationId};
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::secrets::SecretKey;
+use crate::storage::Storage;
 use crate::twilio::client::TwilioClient;
 use contact::ContactActor;
 use delivery::{DeliveryActor, DeliveryConfig};
@@ -88,10 +91,12 @@ impl Realtime {
         secrets: SecretKey,
         twilio: TwilioClient,
         delivery: DeliveryConfig,
+        storage: Arc<Storage>,
     ) -> Arc<Realtime> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let sandbox = SandboxTransport::new(config.sandbox_delay).start();
-        let delivery = DeliveryActor::new(pool.clone(), secrets, twilio, sandbox, delivery).start();
+        let delivery =
+            DeliveryActor::new(pool.clone(), secrets, twilio, sandbox, storage, delivery).start();
         let sweep_every = config.outbox_sweep;
         let realtime = Arc::new(Realtime {
             orgs: Mutex::new(HashMap::new()),

@@ -89,3 +89,49 @@ pub async fn list_for_messages(
         .load(conn)
         .await
 }
+
+pub async fn get(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: AttachmentId,
+) -> QueryResult<Attachment> {
+    message_attachments::table
+        .filter(message_attachments::organization_id.eq(org))
+        .filter(message_attachments::id.eq(id))
+        .select(Attachment::as_select())
+        .get_result(conn)
+        .await
+}
+
+/// Pending uploads created before `before`, across organisations: housekeeping's work.
+/// (A cross-tenant read of the server's own; each is deleted within its organisation.)
+pub async fn stale_pending(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Attachment>> {
+    message_attachments::table
+        .filter(message_attachments::message_id.is_null())
+        .filter(message_attachments::created_at.lt(before))
+        .order(message_attachments::created_at)
+        .limit(limit)
+        .select(Attachment::as_select())
+        .load(conn)
+        .await
+}
+
+/// Deletes a pending upload's row; none if a message took it meanwhile.
+pub async fn delete_pending(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: AttachmentId,
+) -> QueryResult<usize> {
+    diesel::delete(
+        message_attachments::table
+            .filter(message_attachments::organization_id.eq(org))
+            .filter(message_attachments::id.eq(id))
+            .filter(message_attachments::message_id.is_null()),
+    )
+    .execute(conn)
+    .await
+}

@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource. Handlers stay thin: parse, check the caller,
 //! call into the domain modules or `db`, shape the answer.
 
+mod attachments;
 mod auth;
 mod contacts;
 mod email_addresses;
@@ -18,10 +19,12 @@ use crate::error::AppError;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .configure(webhooks::configure)
+        .service(attachments::media)
         .service(ws::connect)
         .service(
             web::scope("/api")
                 .configure(auth::configure)
+                .configure(attachments::configure)
                 .configure(contacts::configure)
                 .configure(messages::configure)
                 .configure(phone_numbers::configure)

@@ -1,5 +1,6 @@
 //! Integration tests: the real server over HTTP, against a real PostgreSQL.
 
+mod attachments;
 mod auth;
 mod cli;
 mod contacts;

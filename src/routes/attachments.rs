@@ -1,0 +1,118 @@
+//! Uploads, and the URLs files are fetched from.
+
+use actix_multipart::Multipart;
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
+use diesel::OptionalExtension;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::attachments;
+use crate::auth::Caller;
+use crate::db::ids::{AttachmentId, OrganizationId};
+use crate::db::message_attachments;
+use crate::error::AppError;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(upload).service(show);
+}
+
+#[derive(Deserialize)]
+struct UploadParams {
+    /// Which limits apply: `sms` (MMS: 10 files, 5 MB) or `email`.
+    channel: Option<String>,
+}
+
+/// `POST /api/messages/upload?channel=sms|email`, multipart with one or more files:
+/// the pending attachments, to send with `attachment_ids`.
+#[post("/messages/upload")]
+async fn upload(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: web::Query<UploadParams>,
+) -> Result<HttpResponse, AppError> {
+    let is_multipart = req
+        .mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|mime| mime.essence_str() == "multipart/form-data");
+    if !is_multipart {
+        return Err(AppError::UnsupportedMediaType(
+            "send the files as multipart/form-data".into(),
+        ));
+    }
+    let channel = params.channel.as_deref().unwrap_or("sms");
+    let multipart = Multipart::new(req.headers(), payload);
+    let uploaded = attachments::upload(&state, &caller, channel, multipart).await?;
+    Ok(HttpResponse::Created().json(json!({ "attachments": uploaded })))
+}
+
+/// `GET /api/attachments/{id}`: redirects to a fresh, short-lived URL of the file.
+#[get("/attachments/{id}")]
+async fn show(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<AttachmentId>,
+) -> Result<HttpResponse, AppError> {
+    let attachment = message_attachments::get(
+        &mut *state.pool.get().await?,
+        caller.organization_id,
+        path.into_inner(),
+    )
+    .await
+    .optional()?
+    .ok_or(AppError::NotFound("attachment"))?;
+    let url = state
+        .storage
+        .url(&attachment.storage_key)
+        .await
+        .map_err(AppError::internal)?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, url))
+        .finish())
+}
+
+#[derive(Deserialize)]
+struct MediaParams {
+    expires: i64,
+    signature: String,
+}
+
+/// `GET /media/{org}/{attachment}/{name}?expires=&signature=`: a file of the local
+/// store, for whoever holds an unexpired URL signed by this server (Twilio fetching MMS
+/// media, a browser showing an image). Expired or tampered URLs answer 403.
+#[get("/media/{organization_id}/{attachment_id}/{file_name}")]
+pub async fn media(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(OrganizationId, AttachmentId, String)>,
+    params: web::Query<MediaParams>,
+) -> Result<HttpResponse, AppError> {
+    let (org, id, _) = path.into_inner();
+    let key = req.path().trim_start_matches("/media/");
+    if !state
+        .storage
+        .verify_local(key, params.expires, &params.signature)
+    {
+        return Err(AppError::Forbidden(
+            "the link has expired or is not valid".into(),
+        ));
+    }
+    let attachment = message_attachments::get(&mut *state.pool.get().await?, org, id)
+        .await
+        .optional()?
+        .filter(|attachment| attachment.storage_key == key)
+        .ok_or(AppError::NotFound("attachment"))?;
+    let bytes = state.storage.get(key).await.map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type(attachment.content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{}\"", attachment.file_name),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
+        .body(bytes))
+}
