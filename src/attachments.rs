@@ -9,7 +9,7 @@ use diesel_async::AsyncConnection;
 use futures_util::StreamExt;
 
 use crate::auth::Caller;
-use crate::db::ids::AttachmentId;
+use crate::db::ids::{AttachmentId, OrganizationId};
 use crate::db::message_attachments::{self, Attachment, AttachmentInsertForm};
 use crate::error::AppError;
 use crate::messages::AttachmentView;
@@ -150,6 +150,42 @@ pub async fn upload(
             Err(error)
         }
     }
+}
+
+/// Stores one file fetched from elsewhere (an inbound MMS item) as a pending
+/// attachment; `None` when it is not a kind we keep.
+pub async fn store_fetched(
+    state: &AppState,
+    org: OrganizationId,
+    file_name: &str,
+    declared: Option<&str>,
+    bytes: Bytes,
+) -> Result<Option<AttachmentId>, AppError> {
+    let Some(content_type) = sniff(&bytes[..bytes.len().min(SNIFF_BYTES)], declared) else {
+        return Ok(None);
+    };
+    let id = AttachmentId::generate();
+    let file_name = clean_file_name(file_name);
+    let storage_key = format!("{org}/{id}/{file_name}");
+    let file_size = bytes.len() as i64;
+    state
+        .storage
+        .put(&storage_key, vec![bytes])
+        .await
+        .map_err(AppError::internal)?;
+    let form = AttachmentInsertForm {
+        id,
+        organization_id: org,
+        storage_key,
+        content_type: content_type.to_string(),
+        file_name,
+        file_size,
+    };
+    if let Err(error) = message_attachments::insert(&mut *state.pool.get().await?, &form).await {
+        let _ = state.storage.delete(&form.storage_key).await;
+        return Err(error.into());
+    }
+    Ok(Some(id))
 }
 
 async fn receive(

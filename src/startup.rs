@@ -25,6 +25,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub realtime: Arc<Realtime>,
     pub storage: Arc<Storage>,
+    pub twilio: TwilioClient,
     /// Largest upload for one email, all files together.
     pub max_email_attachment_bytes: usize,
     /// The base URL the outside world uses (webhook signatures, links, origin checks).
@@ -70,6 +71,10 @@ impl Application {
             secrets.clone(),
             &public_url,
         )?);
+        let twilio = TwilioClient::new(
+            &settings.twilio_api_base,
+            std::time::Duration::from_secs(15),
+        );
         Housekeeper::new(
             pool.clone(),
             storage.clone(),
@@ -84,14 +89,12 @@ impl Application {
                 default_region,
                 settings.realtime(),
                 secrets.clone(),
-                TwilioClient::new(
-                    &settings.twilio_api_base,
-                    std::time::Duration::from_secs(15),
-                ),
+                twilio.clone(),
                 settings.delivery(&public_url),
                 storage.clone(),
             ),
             storage,
+            twilio,
             max_email_attachment_bytes: settings.max_email_attachment_bytes,
             public_url: public_url.clone(),
             secrets,

@@ -7,13 +7,14 @@ use crate::actors::contact::{AddMessage, ApplyStatus};
 use crate::contacts::{self, NewContact, NewPhone};
 use crate::db::audit_log::{self, AuditEntry};
 use crate::db::contact_methods::{self, MethodKind};
-use crate::db::ids::{AuditLogId, MessageId, OrganizationId};
+use crate::db::ids::{AttachmentId, AuditLogId, MessageId, OrganizationId};
 use crate::db::messages::{self as db_messages, MessageInsertForm, MessageStatus, StatusChange};
 use crate::db::organization_settings::OrganizationSettings;
 use crate::db::{organization_settings, phone_numbers, sms_opt_outs};
 use crate::error::AppError;
 use crate::messages::NewMessage;
 use crate::startup::AppState;
+use crate::twilio::client::Credentials;
 use crate::{twilio, validate};
 
 /// A POST from Twilio: its form parameters and the organisations whose auth token
@@ -212,6 +213,15 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
         }
     };
 
+    // Twilio retries: a message already stored is acknowledged without refetching media.
+    if db_messages::find_by_client_id(&mut conn, org, &format!("twilio:{sid}"))
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let attachment_ids = fetch_media(state, webhook, org).await?;
+
     let keyword = webhook
         .get("OptOutType")
         .map(str::to_ascii_uppercase)
@@ -264,13 +274,77 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
     };
     let new = NewMessage {
         form,
-        attachment_ids: Vec::new(),
+        attachment_ids,
     };
     state
         .realtime
         .to_contact(org, contact_id, AddMessage(new))
         .await??;
     Ok(())
+}
+
+/// Twilio's largest MMS item.
+const MAX_MEDIA_BYTES: usize = 5 * 1024 * 1024;
+
+/// Fetches and stores every media item of an inbound MMS (`NumMedia`, `MediaUrl{N}`,
+/// `MediaContentType{N}`), so browsers never fetch from Twilio. Only Twilio's media
+/// hosts are asked (never an arbitrary URL); an item that cannot be had is logged and
+/// the message kept without it.
+async fn fetch_media(
+    state: &AppState,
+    webhook: &TwilioWebhook,
+    org: OrganizationId,
+) -> Result<Vec<AttachmentId>, AppError> {
+    let count: usize = webhook
+        .get("NumMedia")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let Some(settings) = webhook
+        .signers
+        .iter()
+        .find(|signer| signer.organization_id == org)
+    else {
+        return Ok(Vec::new());
+    };
+    let (Some(account_sid), Some(token)) = (
+        &settings.twilio_account_sid,
+        &settings.twilio_auth_token_encrypted,
+    ) else {
+        return Ok(Vec::new());
+    };
+    let credentials = Credentials {
+        account_sid: account_sid.clone(),
+        auth_token: state.secrets.decrypt(token).map_err(AppError::internal)?,
+    };
+    let mut ids = Vec::new();
+    for index in 0..count.min(crate::attachments::MMS_MAX_FILES) {
+        let Some(url) = webhook.get(&format!("MediaUrl{index}")) else {
+            continue;
+        };
+        if !state.twilio.is_media_url(url) {
+            tracing::warn!(url, "ignoring inbound media outside Twilio's media hosts");
+            continue;
+        }
+        let declared = webhook.get(&format!("MediaContentType{index}"));
+        let bytes = match state
+            .twilio
+            .fetch_media(&credentials, url, MAX_MEDIA_BYTES)
+            .await
+        {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(url, error = %error, "could not fetch inbound media");
+                continue;
+            }
+        };
+        let name = format!("media-{index}");
+        if let Some(id) =
+            crate::attachments::store_fetched(state, org, &name, declared, bytes).await?
+        {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// Records that `contact_number` opted out of SMS from `org_number`.

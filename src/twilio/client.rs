@@ -78,6 +78,47 @@ impl TwilioClient {
         }
     }
 
+    /// Whether `url` is one Twilio serves media from (or the configured API base, for
+    /// stand-ins): inbound media is fetched from nowhere else.
+    pub fn is_media_url(&self, url: &str) -> bool {
+        let Ok(url) = url::Url::parse(url) else {
+            return false;
+        };
+        let host = url.host_str().unwrap_or_default();
+        let twilio = matches!(url.scheme(), "https")
+            && (host == "twilio.com"
+                || host.ends_with(".twilio.com")
+                || host.ends_with(".twiliocdn.com"));
+        let base = url::Url::parse(&self.base).ok();
+        twilio || base.is_some_and(|base| base.origin() == url.origin())
+    }
+
+    /// Downloads a media item of an inbound message (Basic auth; redirects followed),
+    /// refusing anything over `max_bytes`.
+    pub async fn fetch_media(
+        &self,
+        credentials: &Credentials,
+        url: &str,
+        max_bytes: usize,
+    ) -> anyhow::Result<bytes::Bytes> {
+        let mut response = self
+            .http
+            .get(url)
+            .basic_auth(&credentials.account_sid, Some(&credentials.auth_token))
+            .send()
+            .await?
+            .error_for_status()?;
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = response.chunk().await? {
+            body.extend_from_slice(&chunk);
+            anyhow::ensure!(
+                body.len() <= max_bytes,
+                "the media item is larger than {max_bytes} bytes"
+            );
+        }
+        Ok(body.freeze())
+    }
+
     fn messages_url(&self, account_sid: &str) -> String {
         format!(
             "{}/2010-04-01/Accounts/{account_sid}/Messages.json",

@@ -328,3 +328,113 @@ async fn stop_blocks_sends_until_start() {
         .await;
     assert_eq!(opt_outs["opt_outs"], json!([]));
 }
+
+#[actix_web::test]
+async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
+    let (app, chat, twilio) = clinic("SM00000000000000000000000000000010").await;
+    let jpeg: Vec<u8> = [
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
+    ]
+    .into_iter()
+    .chain((0..2000).map(|i| (i % 199) as u8))
+    .collect();
+    let vcard = b"BEGIN:VCARD\nVERSION:3.0\nFN:Dr. Lee\nEND:VCARD\n".to_vec();
+    let media_path = |n: usize| format!("/2010-04-01/Accounts/{ACCOUNT}/Messages/MM1/Media/ME{n}");
+    for (n, (bytes, content_type)) in [
+        (jpeg.clone(), "image/jpeg"),
+        (vcard.clone(), "text/vcard"),
+        (jpeg.clone(), "image/jpeg"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        Mock::given(method("GET"))
+            .and(wiremock::matchers::path(media_path(n)))
+            .and(wiremock::matchers::header_exists("authorization"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(bytes, content_type))
+            .mount(&twilio)
+            .await;
+    }
+    let inbound = |sid: &str, media: &[(String, &str)]| {
+        let mut params = form(&[
+            ("AccountSid", ACCOUNT),
+            ("MessageSid", sid),
+            ("From", "+14155550111"),
+            ("To", "+14155550100"),
+            ("Body", "see attached"),
+        ]);
+        params.push(("NumMedia".into(), media.len().to_string()));
+        for (index, (url, content_type)) in media.iter().enumerate() {
+            params.push((format!("MediaUrl{index}"), url.clone()));
+            params.push((format!("MediaContentType{index}"), content_type.to_string()));
+        }
+        params
+    };
+    let base = twilio.uri();
+    // (the message's SID, its media as (URL, content type), how many are kept)
+    type Case<'a> = (&'a str, Vec<(String, &'a str)>, usize);
+    let cases: Vec<Case> = vec![
+        ("SM20000000000000000000000000000000", vec![], 0),
+        (
+            "SM20000000000000000000000000000001",
+            vec![(format!("{base}{}", media_path(0)), "image/jpeg")],
+            1,
+        ),
+        (
+            "SM20000000000000000000000000000003",
+            (0..3)
+                .map(|n| {
+                    (
+                        format!("{base}{}", media_path(n)),
+                        if n == 1 { "text/vcard" } else { "image/jpeg" },
+                    )
+                })
+                .collect(),
+            3,
+        ),
+        // Never an arbitrary URL: only Twilio's hosts (here, the configured API base).
+        (
+            "SM20000000000000000000000000000004",
+            vec![("http://127.0.0.1:9/evil.jpg".to_string(), "image/jpeg")],
+            0,
+        ),
+    ];
+    for (sid, media, expected) in cases {
+        let (status, _) = post_signed(
+            &app,
+            "/webhooks/twilio/inbound",
+            &inbound(sid, &media),
+            TOKEN,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, history) = app
+            .get(
+                &format!("/api/messages?contact_id={}", chat.contact_id),
+                &chat.org.token,
+            )
+            .await;
+        let message = history["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["external_id"] == sid)
+            .unwrap()
+            .clone();
+        let attachments = message["attachments"].as_array().unwrap();
+        assert_eq!(attachments.len(), expected, "{sid}: {message}");
+        if expected == 3 {
+            assert_eq!(attachments[1]["content_type"], "text/vcard");
+            // The browser gets the stored bytes from us, not from Twilio.
+            let url = format!("{}{}", app.address, attachments[0]["url"].as_str().unwrap());
+            let fetched = app
+                .client
+                .get(url)
+                .bearer_auth(&chat.org.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(fetched.bytes().await.unwrap().to_vec(), jpeg);
+        }
+    }
+}
