@@ -368,3 +368,74 @@ async fn housekeeping_removes_stale_pending_uploads_and_keeps_linked_ones() {
     );
     assert_eq!(stored_files(&chat.org.id), 1, "its file went with it");
 }
+
+/// Against a real S3-compatible server on loopback: `scripts/test.sh` starts one (moto)
+/// and sets `SWITCHBOARD_TEST_S3_ENDPOINT`.
+#[actix_web::test]
+async fn the_s3_backend_stores_files_and_hands_out_presigned_urls() {
+    let Ok(endpoint) = std::env::var("SWITCHBOARD_TEST_S3_ENDPOINT") else {
+        eprintln!(
+            "S3 test not run: SWITCHBOARD_TEST_S3_ENDPOINT is unset (scripts/test.sh sets it)"
+        );
+        return;
+    };
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(
+            json!({"sid": "SM66666666666666666666666666666666", "status": "queued"}),
+        ))
+        .mount(&twilio)
+        .await;
+    let base = twilio.uri();
+    let app = TestApp::spawn_with(|settings| {
+        settings.twilio_api_base = base;
+        settings.s3_bucket = Some("switchboard-test".into());
+        settings.s3_endpoint = Some(endpoint.clone());
+        settings.s3_path_style = true;
+        settings.s3_access_key_id = Some("test".into());
+        settings.s3_secret_access_key = Some("test".into());
+    })
+    .await;
+    let chat = app.conversation().await;
+    let settings = json!({"twilio_account_sid": ACCOUNT, "twilio_auth_token": "token"});
+    app.patch("/api/organization/settings", &chat.org.token, settings)
+        .await;
+    let photo = png(30_000);
+    let (status, uploaded) = upload(
+        &app,
+        &chat.org.token,
+        "sms",
+        vec![("scan.png", "image/png", photo.clone())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    assert_eq!(stored_files(&chat.org.id), 0, "nothing on the local disk");
+
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+    let request = json!({"contact_id": chat.contact_id, "channel": "sms", "body": "scan", "attachment_ids": [uploaded["attachments"][0]["id"]]});
+    assert_eq!(
+        app.post("/api/messages/send", &chat.org.token, request)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    loop {
+        let frame = tab.next().await;
+        if frame["type"] == "messaging.message.status" && frame["data"]["external_id"].is_string() {
+            break;
+        }
+    }
+    let requests = twilio.received_requests().await.unwrap();
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&requests[0].body)
+        .into_owned()
+        .collect();
+    let media_url = &form.iter().find(|(key, _)| key == "MediaUrl").unwrap().1;
+    assert!(
+        media_url.starts_with(&endpoint) && media_url.contains("X-Amz-Signature="),
+        "a presigned S3 URL: {media_url}"
+    );
+    let fetched = reqwest::get(media_url.as_str()).await.unwrap();
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert_eq!(fetched.bytes().await.unwrap().to_vec(), photo);
+}
