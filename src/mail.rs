@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use pulldown_cmark::{Event, Options, Parser};
@@ -26,6 +26,13 @@ pub struct OutgoingEmail<'a> {
     pub markdown: &'a str,
     /// Our Message-ID, which becomes the message's `external_id`.
     pub message_id: String,
+    pub attachments: Vec<MailAttachment>,
+}
+
+pub struct MailAttachment {
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -94,7 +101,7 @@ fn build(email: &OutgoingEmail<'_>) -> Result<Message, String> {
         .to(to)
         .subject(email.subject)
         .message_id(Some(email.message_id.clone()))
-        .multipart(
+        .multipart(with_attachments(
             MultiPart::alternative()
                 .singlepart(
                     SinglePart::builder()
@@ -106,8 +113,26 @@ fn build(email: &OutgoingEmail<'_>) -> Result<Message, String> {
                         .header(ContentType::TEXT_HTML)
                         .body(render_html(email.markdown)),
                 ),
-        )
+            &email.attachments,
+        )?)
         .map_err(|error| format!("the email could not be built: {error}"))
+}
+
+/// The text parts alone, or wrapped in a `multipart/mixed` with the files.
+fn with_attachments(body: MultiPart, attachments: &[MailAttachment]) -> Result<MultiPart, String> {
+    if attachments.is_empty() {
+        return Ok(body);
+    }
+    let mut mixed = MultiPart::mixed().multipart(body);
+    for attachment in attachments {
+        let content_type = ContentType::parse(&attachment.content_type)
+            .map_err(|error| format!("{}: {error}", attachment.file_name))?;
+        mixed = mixed.singlepart(
+            Attachment::new(attachment.file_name.clone())
+                .body(attachment.bytes.clone(), content_type),
+        );
+    }
+    Ok(mixed)
 }
 
 #[cfg(test)]

@@ -23,13 +23,14 @@ use super::contact::{ApplyStatus, CarrierAccepted};
 use super::org::{OrgActor, ToContact};
 use super::sandbox::{self, SandboxTransport};
 use crate::db::ids::{ContactId, MessageId, OrganizationId};
+use crate::db::message_attachments::Attachment;
 use crate::db::messages::{self as db_messages, Message, MessageStatus, StatusChange};
 use crate::db::organization_settings::OrganizationSettings;
 use crate::db::{
     email_addresses, message_attachments, organization_settings, sms_opt_outs, DbPool,
 };
 use crate::error::AppError;
-use crate::mail::{self, MailOutcome, OutgoingEmail, SmtpServer};
+use crate::mail::{self, MailAttachment, MailOutcome, OutgoingEmail, SmtpServer};
 use crate::secrets::SecretKey;
 use crate::storage::Storage;
 use crate::twilio::client::{Credentials, OutgoingSms, SendOutcome, TwilioClient};
@@ -305,6 +306,7 @@ impl Job {
             subject: message.subject.as_deref().unwrap_or_default(),
             markdown: &message.body,
             message_id: format!("<{}@{domain}>", message.id),
+            attachments: self.mail_attachments(message).await?,
         };
         let mut last_reason = String::new();
         for attempt in 0..self.config.max_attempts {
@@ -337,16 +339,8 @@ impl Job {
 
     /// Fresh URLs Twilio can fetch the message's attachments from (one `MediaUrl` each).
     async fn media_urls(&self, message: &Message) -> Result<Vec<String>, AppError> {
-        let mut conn = self.pool.get().await?;
-        let attachments = message_attachments::list_for_messages(
-            &mut conn,
-            self.deliver.organization_id,
-            &[message.id],
-        )
-        .await?;
-        drop(conn);
         let mut urls = Vec::new();
-        for attachment in attachments {
+        for attachment in self.attachments(message).await? {
             urls.push(
                 self.storage
                     .url(&attachment.storage_key)
@@ -355,6 +349,30 @@ impl Job {
             );
         }
         Ok(urls)
+    }
+
+    /// The message's files, read back from storage to travel inside the email.
+    async fn mail_attachments(&self, message: &Message) -> Result<Vec<MailAttachment>, AppError> {
+        let mut files = Vec::new();
+        for attachment in self.attachments(message).await? {
+            let bytes = self
+                .storage
+                .get(&attachment.storage_key)
+                .await
+                .map_err(AppError::internal)?;
+            files.push(MailAttachment {
+                file_name: attachment.file_name,
+                content_type: attachment.content_type,
+                bytes: bytes.to_vec(),
+            });
+        }
+        Ok(files)
+    }
+
+    async fn attachments(&self, message: &Message) -> Result<Vec<Attachment>, AppError> {
+        let mut conn = self.pool.get().await?;
+        let org = self.deliver.organization_id;
+        Ok(message_attachments::list_for_messages(&mut conn, org, &[message.id]).await?)
     }
 
     async fn give_up(

@@ -166,3 +166,34 @@ async fn a_refused_recipient_fails_the_message_with_the_servers_reply() {
         "{failed}"
     );
 }
+
+#[actix_web::test]
+async fn an_email_carries_its_attachments() {
+    let (sink, port) = Sink::start(None).await;
+    let (app, token, contact_id) = clinic(port).await;
+    let pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n".to_vec();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(pdf)
+            .file_name("results.pdf")
+            .mime_str("application/pdf")
+            .unwrap(),
+    );
+    let request = app
+        .client
+        .post(format!("{}/api/messages/upload?channel=email", app.address))
+        .bearer_auth(&token)
+        .multipart(form);
+    let (status, uploaded) = app.send(request).await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let mut tab = WsClient::connect_authenticated(&app, &token, "").await;
+    tab.subscribe(&contact_id).await;
+
+    let request = json!({"contact_id": contact_id, "channel": "email", "subject": "Your results", "body": "Attached.", "attachment_ids": [uploaded["attachments"][0]["id"]]});
+    let (_, message) = app.post("/api/messages/send", &token, request).await;
+    final_status(&mut tab, message["id"].as_str().unwrap(), "sent").await;
+    let mail = sink.mails.lock().unwrap()[0].clone();
+    assert!(mail.contains("multipart/mixed"), "{mail}");
+    assert!(mail.contains("Content-Type: application/pdf"), "{mail}");
+    assert!(mail.contains("filename=\"results.pdf\""), "{mail}");
+}
