@@ -10,7 +10,7 @@
 //! Twilio already has is adopted rather than sent again. After the last attempt the
 //! message is `failed` with the reason.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,9 @@ pub struct DeliveryActor {
     permits: Arc<Semaphore>,
     /// When each sending number may send next.
     next_slot: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Messages a job of this process is working on: a second hand-over (the outbox
+    /// sweep) is dropped rather than queued behind the first.
+    in_flight: HashSet<MessageId>,
 }
 
 impl DeliveryActor {
@@ -78,6 +81,7 @@ impl DeliveryActor {
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             config: Arc::new(config),
             next_slot: Arc::new(Mutex::new(HashMap::new())),
+            in_flight: HashSet::new(),
         }
     }
 }
@@ -100,6 +104,10 @@ impl Handler<Deliver> for DeliveryActor {
     type Result = ();
 
     fn handle(&mut self, deliver: Deliver, ctx: &mut Context<Self>) {
+        let message_id = deliver.message_id;
+        if !self.in_flight.insert(message_id) {
+            return;
+        }
         let job = Job {
             pool: self.pool.clone(),
             secrets: self.secrets.clone(),
@@ -113,15 +121,21 @@ impl Handler<Deliver> for DeliveryActor {
         };
         ctx.spawn(
             async move {
-                let message_id = job.deliver.message_id;
                 if let Err(error) = job.run().await {
                     tracing::error!(%message_id, error = %error, "delivery failed");
                 }
             }
-            .into_actor(self),
+            .into_actor(self)
+            .map(move |_, actor, _| {
+                actor.in_flight.remove(&message_id);
+            }),
         );
     }
 }
+
+/// How long a message may sit in `sending` without a carrier id before it is taken as
+/// abandoned by a stopped server (retries and pacing of a live one end well within it).
+pub const STALE_SENDING: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 /// Where a message goes.
 enum Carrier {
@@ -153,7 +167,13 @@ impl Job {
         else {
             return Ok(());
         };
-        if message.status != MessageStatus::Queued.as_str() {
+        // A queued message is ours once claimed; one left `sending` (without a carrier id)
+        // by a server that stopped mid-send is taken over after a long silence, and
+        // reconciled with the carrier before it is sent again.
+        let recovering = message.status == MessageStatus::Sending.as_str()
+            && message.external_id.is_none()
+            && message.updated_at < chrono::Utc::now() - STALE_SENDING;
+        if message.status != MessageStatus::Queued.as_str() && !recovering {
             return Ok(());
         }
         let settings = organization_settings::get(&mut conn, org).await?;
@@ -205,10 +225,22 @@ impl Job {
                 return Ok(());
             }
         };
-        if !self.claim(&message).await? {
+        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        let claimed = if recovering {
+            db_messages::reclaim_sending(
+                &mut *self.pool.get().await?,
+                org,
+                message.id,
+                chrono::Utc::now() - STALE_SENDING,
+            )
+            .await?
+            .is_some()
+        } else {
+            self.claim(&message).await?
+        };
+        if !claimed {
             return Ok(());
         }
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
         let (Some(to), Some(from)) = (
             message.to_address.as_deref(),
             message.from_address.as_deref(),
@@ -222,7 +254,10 @@ impl Job {
                 .await;
         };
         match carrier {
-            Carrier::Twilio(credentials) => self.send_sms(&message, &credentials, to, from).await,
+            Carrier::Twilio(credentials) => {
+                self.send_sms(&message, &credentials, to, from, recovering)
+                    .await
+            }
             Carrier::Smtp(server, from_name) => {
                 self.send_email(&message, &server, to, from, from_name)
                     .await
@@ -236,6 +271,7 @@ impl Job {
         credentials: &Credentials,
         to: &str,
         from: &str,
+        recovering: bool,
     ) -> Result<(), AppError> {
         let media_urls = self.media_urls(message).await?;
         let sms = OutgoingSms {
@@ -245,6 +281,16 @@ impl Job {
             media_urls: &media_urls,
             status_callback: &self.config.status_callback,
         };
+        // The stopped server may have got it to Twilio: adopt it rather than send twice.
+        if recovering {
+            if let Ok(Some(sid)) = self
+                .twilio
+                .find_sent(credentials, &sms, message.created_at)
+                .await
+            {
+                return self.accepted(message, sid).await;
+            }
+        }
         let mut last_reason = String::new();
         for attempt in 0..self.config.max_attempts {
             self.wait_for_slot(from).await;

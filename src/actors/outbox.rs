@@ -1,6 +1,7 @@
 //! `OutboxSweeper`: resumes the durable outbox. A message the API accepted is queued in
-//! PostgreSQL before the API answers; if the server stopped before delivery took it,
-//! this hands it to delivery again, at start-up and then periodically.
+//! PostgreSQL before the API answers; if the server stopped before delivery took it, or
+//! in the middle of sending it, this hands it to delivery again (which reconciles with
+//! the carrier first), at start-up and then periodically.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,11 +31,18 @@ impl OutboxSweeper {
         let realtime = self.realtime.clone();
         ctx.spawn(
             async move {
-                let before = chrono::Utc::now() - GRACE;
+                let now = chrono::Utc::now();
+                let (queued_before, sending_before) =
+                    (now - GRACE, now - super::delivery::STALE_SENDING);
                 let stale = async {
-                    messages::stale_outbox(&mut *realtime.deps.pool.get().await?, before, BATCH)
-                        .await
-                        .map_err(crate::error::AppError::from)
+                    messages::stale_outbox(
+                        &mut *realtime.deps.pool.get().await?,
+                        queued_before,
+                        sending_before,
+                        BATCH,
+                    )
+                    .await
+                    .map_err(crate::error::AppError::from)
                 };
                 match stale.await {
                     Ok(stale) => {

@@ -307,20 +307,28 @@ pub async fn record_external_id(
     .optional()
 }
 
-/// Outbound messages still queued since before `before`, across organisations: the
-/// outbox a restarted server resumes. (The one cross-tenant read: it is the server's
-/// own housekeeping, and every message found goes back through its organisation.)
+/// Outbound messages still queued since before `queued_before`, or left `sending`
+/// without a carrier id since before `sending_before`, across organisations: the outbox
+/// a restarted server resumes. (A cross-tenant read of the server's own housekeeping;
+/// every message found goes back through its organisation.)
 pub async fn stale_outbox(
     conn: &mut AsyncPgConnection,
-    before: DateTime<Utc>,
+    queued_before: DateTime<Utc>,
+    sending_before: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<Vec<(OrganizationId, ContactId, MessageId)>> {
+    let stale_queued = messages::status
+        .eq(MessageStatus::Queued.as_str())
+        .and(messages::updated_at.lt(queued_before));
+    let abandoned = messages::status
+        .eq(MessageStatus::Sending.as_str())
+        .and(messages::external_id.is_null())
+        .and(messages::updated_at.lt(sending_before));
     messages::table
-        .filter(messages::status.eq(MessageStatus::Queued.as_str()))
+        .filter(stale_queued.or(abandoned))
         .filter(messages::direction.eq("outbound"))
         .filter(messages::private.eq(false))
         .filter(messages::deleted_at.is_null())
-        .filter(messages::updated_at.lt(before))
         .order(messages::updated_at)
         .limit(limit)
         .select((
@@ -330,6 +338,29 @@ pub async fn stale_outbox(
         ))
         .load(conn)
         .await
+}
+
+/// Takes over a message left `sending` (no carrier id) since before `before`; `None`
+/// when another process already did, or the carrier answered meanwhile.
+pub async fn reclaim_sending(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: MessageId,
+    before: DateTime<Utc>,
+) -> QueryResult<Option<Message>> {
+    diesel::update(
+        messages::table
+            .filter(messages::organization_id.eq(org))
+            .filter(messages::id.eq(id))
+            .filter(messages::status.eq(MessageStatus::Sending.as_str()))
+            .filter(messages::external_id.is_null())
+            .filter(messages::updated_at.lt(before)),
+    )
+    .set(messages::updated_at.eq(diesel::dsl::now))
+    .returning(Message::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
 }
 
 /// Puts a failed message back in the queue, clearing the old error.

@@ -271,25 +271,21 @@ async fn twilio_refusals_fail_at_once_with_a_readable_reason() {
     assert_eq!(posts(&twilio).await.len(), 1, "a refusal is not retried");
 }
 
-#[actix_web::test]
-async fn messages_left_queued_by_a_stopped_server_are_sent_once() {
-    let twilio = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(MESSAGES_PATH))
-        .respond_with(created("SM44444444444444444444444444444444"))
-        .mount(&twilio)
-        .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |settings| settings.outbox_sweep_secs = 1).await;
-    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
-    tab.subscribe(&chat.contact_id).await;
+/// A message as a server that stopped left it: `status` (queued, or sending without a
+/// carrier id), last touched `age` ago.
+async fn left_behind(
+    app: &TestApp,
+    chat: &Conversation,
+    status: &'static str,
+    body: &str,
+    age: &str,
+) -> MessageId {
     let (_, contact) = app
         .get(
             &format!("/api/contacts/{}", chat.contact_id),
             &chat.org.token,
         )
         .await;
-
-    // Accepted by a server that stopped before handing it to delivery.
     let id = MessageId::generate();
     let mut conn = app.pool.get().await.unwrap();
     messages::insert(
@@ -309,11 +305,11 @@ async fn messages_left_queued_by_a_stopped_server_are_sent_once() {
             )),
             channel: "sms",
             direction: "outbound",
-            body: "Sent after the restart".into(),
+            body: body.into(),
             subject: None,
             from_address: Some("+14155550100".into()),
             to_address: Some("+14155550111".into()),
-            status: "queued",
+            status,
             source: "operator",
             ai_origin: None,
             external_id: None,
@@ -324,11 +320,29 @@ async fn messages_left_queued_by_a_stopped_server_are_sent_once() {
     )
     .await
     .unwrap();
-    diesel::sql_query("UPDATE messages SET updated_at = now() - interval '1 minute'")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    drop(conn);
+    diesel::sql_query(format!(
+        "UPDATE messages SET updated_at = now() - interval '{age}' WHERE id = '{id}'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    id
+}
+
+#[actix_web::test]
+async fn messages_left_queued_by_a_stopped_server_are_sent_once() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(created("SM44444444444444444444444444444444"))
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |settings| settings.outbox_sweep_secs = 1).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    // Accepted by a server that stopped before handing it to delivery.
+    let id = left_behind(&app, &chat, "queued", "Sent after the restart", "1 minute").await;
 
     let seen = statuses_until(&mut tab, &id.to_string(), |data| {
         data["external_id"].is_string()
@@ -339,4 +353,71 @@ async fn messages_left_queued_by_a_stopped_server_are_sent_once() {
         "SM44444444444444444444444444444444"
     );
     assert_eq!(posts(&twilio).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn a_send_cut_short_by_a_stopped_server_is_reconciled_then_sent_once() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(created("SM77777777777777777777777777777777"))
+        .mount(&twilio)
+        .await;
+    // Twilio has one of the two: the stopped server got that far with it.
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"messages": [
+            {"sid": "SM88888888888888888888888888888888", "body": "Reached Twilio before the crash"}
+        ]})))
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |settings| settings.outbox_sweep_secs = 1).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let reached = left_behind(
+        &app,
+        &chat,
+        "sending",
+        "Reached Twilio before the crash",
+        "20 minutes",
+    )
+    .await;
+    let lost = left_behind(&app, &chat, "sending", "Never reached Twilio", "20 minutes").await;
+    // A live send is not taken over.
+    let live = left_behind(&app, &chat, "sending", "Being sent right now", "1 second").await;
+
+    for (id, sid) in [
+        (reached, "SM88888888888888888888888888888888"),
+        (lost, "SM77777777777777777777777777777777"),
+    ] {
+        let seen = statuses_until(&mut tab, &id.to_string(), |data| {
+            data["external_id"].is_string()
+        })
+        .await;
+        assert_eq!(seen.last().unwrap()["external_id"], sid);
+    }
+    assert_eq!(
+        posts(&twilio).await.len(),
+        1,
+        "only the lost one was sent again"
+    );
+    let (_, history) = app
+        .get(
+            &format!("/api/messages?contact_id={}", chat.contact_id),
+            &chat.org.token,
+        )
+        .await;
+    let live = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == live.to_string())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        live["external_id"],
+        Value::Null,
+        "the live send was left to its own server"
+    );
 }
