@@ -130,12 +130,10 @@ async fn an_mms_reaches_twilio_with_one_url_per_file_serving_the_exact_bytes() {
         2,
         "attachment-only messages are allowed"
     );
-    loop {
-        let frame = tab.next().await;
-        if frame["type"] == "messaging.message.status" && frame["data"]["external_id"].is_string() {
-            break;
-        }
-    }
+    tab.statuses_until(message["id"].as_str().unwrap(), |data| {
+        data["external_id"].is_string()
+    })
+    .await;
 
     let requests = twilio.received_requests().await.unwrap();
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&requests[0].body)
@@ -414,18 +412,14 @@ async fn the_s3_backend_stores_files_and_hands_out_presigned_urls() {
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
     let request = json!({"contact_id": chat.contact_id, "channel": "sms", "body": "scan", "attachment_ids": [uploaded["attachments"][0]["id"]]});
-    assert_eq!(
-        app.post("/api/messages/send", &chat.org.token, request)
-            .await
-            .0,
-        StatusCode::CREATED
-    );
-    loop {
-        let frame = tab.next().await;
-        if frame["type"] == "messaging.message.status" && frame["data"]["external_id"].is_string() {
-            break;
-        }
-    }
+    let (status, message) = app
+        .post("/api/messages/send", &chat.org.token, request)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    tab.statuses_until(message["id"].as_str().unwrap(), |data| {
+        data["external_id"].is_string()
+    })
+    .await;
     let requests = twilio.received_requests().await.unwrap();
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&requests[0].body)
         .into_owned()

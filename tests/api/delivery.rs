@@ -51,23 +51,6 @@ async fn posts(twilio: &MockServer) -> Vec<Request> {
         .collect()
 }
 
-/// Reads status events until the message reaches `status` (with an external id when
-/// `with_sid`), returning the statuses seen.
-async fn statuses_until(tab: &mut WsClient, id: &str, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let mut seen = Vec::new();
-    loop {
-        let frame = tab.next().await;
-        if frame["type"] != "messaging.message.status" || frame["data"]["id"] != id {
-            continue;
-        }
-        let finished = done(&frame["data"]);
-        seen.push(frame["data"].clone());
-        if finished {
-            return seen;
-        }
-    }
-}
-
 #[actix_web::test]
 async fn twilio_receives_a_well_formed_request_and_its_sid_is_kept() {
     let twilio = MockServer::start().await;
@@ -88,7 +71,9 @@ async fn twilio_receives_a_well_formed_request_and_its_sid_is_kept() {
         )
         .await;
     let id = message["id"].as_str().unwrap();
-    let seen = statuses_until(&mut tab, id, |data| data["external_id"].is_string()).await;
+    let seen = tab
+        .statuses_until(id, |data| data["external_id"].is_string())
+        .await;
     assert_eq!(seen[0]["status"], "sending");
     assert_eq!(
         seen.last().unwrap()["external_id"],
@@ -159,7 +144,9 @@ async fn a_rate_limited_send_is_retried_and_sent_once() {
         .as_str()
         .unwrap()
         .to_string();
-    let seen = statuses_until(&mut tab, &id, |data| data["external_id"].is_string()).await;
+    let seen = tab
+        .statuses_until(&id, |data| data["external_id"].is_string())
+        .await;
     assert_eq!(
         seen.last().unwrap()["external_id"],
         "SM22222222222222222222222222222222"
@@ -196,7 +183,9 @@ async fn an_ambiguous_failure_is_reconciled_instead_of_sent_twice() {
         .as_str()
         .unwrap()
         .to_string();
-    let seen = statuses_until(&mut tab, &id, |data| data["external_id"].is_string()).await;
+    let seen = tab
+        .statuses_until(&id, |data| data["external_id"].is_string())
+        .await;
     assert_eq!(
         seen.last().unwrap()["external_id"],
         "SM33333333333333333333333333333333"
@@ -231,7 +220,9 @@ async fn a_send_twilio_never_takes_fails_after_the_last_attempt() {
         .as_str()
         .unwrap()
         .to_string();
-    let seen = statuses_until(&mut tab, &id, |data| data["status"] == "failed").await;
+    let seen = tab
+        .statuses_until(&id, |data| data["status"] == "failed")
+        .await;
     let failed = seen.last().unwrap();
     assert_eq!(failed["error_code"], "delivery_failed");
     assert!(
@@ -262,7 +253,9 @@ async fn twilio_refusals_fail_at_once_with_a_readable_reason() {
         .as_str()
         .unwrap()
         .to_string();
-    let seen = statuses_until(&mut tab, &id, |data| data["status"] == "failed").await;
+    let seen = tab
+        .statuses_until(&id, |data| data["status"] == "failed")
+        .await;
     assert_eq!(seen.last().unwrap()["error_code"], "21211");
     assert_eq!(
         seen.last().unwrap()["error_message"],
@@ -344,10 +337,9 @@ async fn messages_left_queued_by_a_stopped_server_are_sent_once() {
     // Accepted by a server that stopped before handing it to delivery.
     let id = left_behind(&app, &chat, "queued", "Sent after the restart", "1 minute").await;
 
-    let seen = statuses_until(&mut tab, &id.to_string(), |data| {
-        data["external_id"].is_string()
-    })
-    .await;
+    let seen = tab
+        .statuses_until(&id.to_string(), |data| data["external_id"].is_string())
+        .await;
     assert_eq!(
         seen.last().unwrap()["external_id"],
         "SM44444444444444444444444444444444"
@@ -391,10 +383,9 @@ async fn a_send_cut_short_by_a_stopped_server_is_reconciled_then_sent_once() {
         (reached, "SM88888888888888888888888888888888"),
         (lost, "SM77777777777777777777777777777777"),
     ] {
-        let seen = statuses_until(&mut tab, &id.to_string(), |data| {
-            data["external_id"].is_string()
-        })
-        .await;
+        let seen = tab
+            .statuses_until(&id.to_string(), |data| data["external_id"].is_string())
+            .await;
         assert_eq!(seen.last().unwrap()["external_id"], sid);
     }
     assert_eq!(

@@ -87,15 +87,8 @@ async fn clinic(port: u16) -> (TestApp, String, String) {
 }
 
 async fn final_status(tab: &mut WsClient, id: &str, last: &str) -> Value {
-    loop {
-        let frame = tab.next().await;
-        if frame["type"] == "messaging.message.status"
-            && frame["data"]["id"] == id
-            && frame["data"]["status"] == last
-        {
-            return frame["data"].clone();
-        }
-    }
+    let seen = tab.statuses_until(id, |data| data["status"] == last).await;
+    seen.last().unwrap().clone()
 }
 
 #[actix_web::test]

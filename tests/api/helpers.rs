@@ -364,6 +364,23 @@ impl WsClient {
         }
     }
 
+    /// Reads status events of message `id` until `done` holds for one, returning the
+    /// statuses seen (other frames are skipped).
+    pub async fn statuses_until(&mut self, id: &str, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        loop {
+            let frame = self.next().await;
+            if frame["type"] != "messaging.message.status" || frame["data"]["id"] != id {
+                continue;
+            }
+            let finished = done(&frame["data"]);
+            seen.push(frame["data"].clone());
+            if finished {
+                return seen;
+            }
+        }
+    }
+
     /// Reads frames until one of type `kind` (for message `id`, when given) arrives,
     /// returning everything read including it.
     pub async fn until(&mut self, kind: &str, id: Option<&str>) -> Vec<Value> {

@@ -86,13 +86,11 @@ async fn sent_message(app: &TestApp, chat: &Conversation, tab: &mut WsClient) ->
         .send_sms(&chat.org.token, &chat.contact_id, "Your results are ready")
         .await;
     let id = message["id"].as_str().unwrap().to_string();
-    loop {
-        let frame = tab.next().await;
-        if frame["type"] == "messaging.message.status" && frame["data"]["external_id"].is_string() {
-            assert_eq!(frame["data"]["status"], "sending");
-            return id;
-        }
-    }
+    let seen = tab
+        .statuses_until(&id, |data| data["external_id"].is_string())
+        .await;
+    assert_eq!(seen.last().unwrap()["status"], "sending");
+    id
 }
 
 async fn stored_status(app: &TestApp, chat: &Conversation) -> Value {
