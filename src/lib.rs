@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod mail;
 pub mod messages;
+pub mod phi;
 pub mod protocol;
 pub mod routes;
 pub mod secrets;

@@ -52,6 +52,7 @@ impl Application {
     /// server; nothing is served until `run_until_stopped`.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let default_region = settings.default_region()?;
+        crate::phi::warm_up();
         let secrets =
             SecretKey::load_or_create(settings.secret_key.as_deref(), &settings.data_dir)?;
         let pool = db::connect(&settings.database_url, settings.db_pool_size)

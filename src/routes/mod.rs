@@ -8,6 +8,7 @@ mod email_addresses;
 mod health;
 mod messages;
 mod organization;
+mod phi;
 mod phone_numbers;
 mod webhooks;
 mod ws;
@@ -30,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(phone_numbers::configure)
                 .configure(email_addresses::configure)
                 .configure(organization::configure)
+                .configure(phi::configure)
                 .default_service(web::to(unknown_api_route)),
         );
 }

@@ -9,6 +9,7 @@ mod email;
 mod errors;
 mod helpers;
 mod messages;
+mod phi;
 mod realtime;
 mod senders;
 mod tenancy;
