@@ -42,6 +42,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("unsupported content type: {0}")]
     UnsupportedMediaType(String),
+    /// The draft holds PHI the organisation's policy blocks; the findings say where.
+    #[error("the draft contains protected health information that policy blocks")]
+    PhiBlocked(serde_json::Value),
     #[error("the database is unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -79,6 +82,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::PhiBlocked(_) => "phi_blocked",
             AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -105,13 +109,15 @@ struct ErrorDetail<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    findings: Option<&'a serde_json::Value>,
 }
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Invalid { .. } | AppError::PhiBlocked(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) | AppError::NotFoundNamed(_) | AppError::UnknownRoute(_) => {
@@ -138,6 +144,10 @@ impl ResponseError for AppError {
                 code: self.code(),
                 message,
                 field: self.field(),
+                findings: match self {
+                    AppError::PhiBlocked(findings) => Some(findings),
+                    _ => None,
+                },
             },
         })
     }

@@ -13,16 +13,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::actors::contact::{AddMessage, DeleteMessage, EditMessage, MarkRead, RetryMessage};
 use crate::attachments::{MMS_MAX_BYTES, MMS_MAX_FILES};
-use crate::auth::Caller;
+use crate::auth::{permissions, Caller};
+use crate::db::audit_log::{self, AuditEntry};
 use crate::db::contact_methods::{self, MethodKind};
 use crate::db::ids::{
-    AttachmentId, ContactId, ContactMethodId, EmailAddressId, MessageId, OrganizationId,
-    PhoneNumberId, UserId,
+    AttachmentId, AuditLogId, ContactId, ContactMethodId, EmailAddressId, MessageId,
+    OrganizationId, PhoneNumberId, UserId,
 };
 use crate::db::message_attachments::{self, Attachment};
 use crate::db::messages::{self as db_messages, Message, MessageInsertForm, MessageStatus};
 use crate::db::{contacts, email_addresses, phone_numbers, DbPool};
 use crate::error::AppError;
+use crate::phi::vetting;
 use crate::startup::AppState;
 use crate::{validate, webhooks};
 
@@ -129,6 +131,14 @@ pub struct SendRequest {
     pub attachment_ids: Vec<AttachmentId>,
     pub ai_origin: Option<String>,
     pub client_id: Option<String>,
+    /// Send despite PHI the policy blocks (needs the `phi.override` permission).
+    pub phi_override: Option<PhiOverride>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhiOverride {
+    pub reason: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -264,14 +274,73 @@ pub async fn send(
         form.from_address = Some(from.address);
     }
     drop(conn);
+    let overridden = vet_draft(state, caller, &form, request.phi_override.as_ref()).await?;
     let new = NewMessage {
         form,
         attachment_ids: request.attachment_ids,
     };
-    state
+    let added = state
         .realtime
         .to_contact(org, contact.id, AddMessage(new))
-        .await?
+        .await??;
+    if let (Some((reason, findings)), true) = (overridden, added.created) {
+        let entry = AuditEntry {
+            id: AuditLogId::generate(),
+            organization_id: org,
+            user_id: Some(caller.user_id),
+            action: "phi.override",
+            subject_type: "message",
+            subject_id: added.message.id.0,
+            details: serde_json::json!({ "reason": reason, "findings": findings }),
+        };
+        audit_log::record(&mut *state.pool.get().await?, &entry).await?;
+    }
+    Ok(added)
+}
+
+/// Vets a draft (subject and body) against the organisation's PHI policy. A blocked draft
+/// is refused with its findings, unless the caller may override and gives a reason: then
+/// the reason and the findings (kinds and spans, never the text) are returned for the
+/// audit log.
+async fn vet_draft(
+    state: &AppState,
+    caller: &Caller,
+    form: &MessageInsertForm,
+    phi_override: Option<&PhiOverride>,
+) -> Result<Option<(String, serde_json::Value)>, AppError> {
+    let draft = match &form.subject {
+        Some(subject) => format!("{subject}\n{}", form.body),
+        None => form.body.clone(),
+    };
+    let verdict = vetting::vet(state, caller.organization_id, draft, Some(form.contact_id)).await?;
+    if !verdict.blocked {
+        return Ok(None);
+    }
+    let Some(phi_override) = phi_override else {
+        return Err(AppError::PhiBlocked(
+            serde_json::to_value(&verdict.findings).map_err(AppError::internal)?,
+        ));
+    };
+    let reason = validate::required_text(&phi_override.reason, "phi_override.reason")?;
+    if !caller.has_permission(permissions::PHI_OVERRIDE) {
+        return Err(AppError::Forbidden(
+            "sending a draft with PHI the policy blocks needs the phi.override permission".into(),
+        ));
+    }
+    let findings: Vec<serde_json::Value> = verdict
+        .findings
+        .iter()
+        .map(|vetted| {
+            serde_json::json!({
+                "kind": vetted.finding.kind,
+                "start": vetted.finding.start,
+                "end": vetted.finding.end,
+                "rule": vetted.finding.rule,
+                "action": vetted.action,
+            })
+        })
+        .collect();
+    Ok(Some((reason, serde_json::Value::Array(findings))))
 }
 
 /// Adds a private note: shown to operators with the conversation, never sent.

@@ -13,6 +13,7 @@ pub mod message_attachments;
 pub mod messages;
 pub mod organization_settings;
 pub mod organizations;
+pub mod phi_policies;
 pub mod phone_numbers;
 pub mod schema;
 pub mod sms_opt_outs;

@@ -142,6 +142,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    phi_policies (organization_id) {
+        organization_id -> Uuid,
+        actions -> Jsonb,
+        extra_patterns -> Jsonb,
+        allowed_terms -> Array<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     phone_numbers (id) {
         id -> Uuid,
         organization_id -> Uuid,
@@ -200,6 +210,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     organization_settings,
     organizations,
+    phi_policies,
     phone_numbers,
     sms_opt_outs,
     users,

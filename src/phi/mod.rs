@@ -7,6 +7,7 @@
 //! can match at all, so a clean draft costs a single scan.
 
 pub mod checksums;
+pub mod policy;
 pub mod vetting;
 
 use std::sync::LazyLock;
@@ -14,7 +15,7 @@ use std::sync::LazyLock;
 use regex::bytes::{Captures, Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhiKind {
     Ssn,
@@ -34,6 +35,31 @@ pub enum PhiKind {
     Vehicle,
     DeviceSerial,
     Diagnosis,
+    /// One of the organisation's own patterns.
+    Custom,
+}
+
+impl PhiKind {
+    pub const ALL: [PhiKind; 18] = [
+        PhiKind::Ssn,
+        PhiKind::MedicalRecordNumber,
+        PhiKind::DateOfBirth,
+        PhiKind::Age,
+        PhiKind::HealthPlanId,
+        PhiKind::AccountNumber,
+        PhiKind::License,
+        PhiKind::CreditCard,
+        PhiKind::Email,
+        PhiKind::Phone,
+        PhiKind::StreetAddress,
+        PhiKind::ZipCode,
+        PhiKind::Url,
+        PhiKind::IpAddress,
+        PhiKind::Vehicle,
+        PhiKind::DeviceSerial,
+        PhiKind::Diagnosis,
+        PhiKind::Custom,
+    ];
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -45,7 +71,7 @@ pub struct Finding {
     /// The matched text with all but its last two letters or digits masked.
     pub excerpt: String,
     pub confidence: f32,
-    pub rule: &'static str,
+    pub rule: String,
 }
 
 /// What is not PHI in this draft: the organisation's own and the recipient's own phone
@@ -54,6 +80,8 @@ pub struct Finding {
 pub struct Allowed {
     pub phones: Vec<String>,
     pub emails: Vec<String>,
+    /// Lowercase terms that are never PHI for the organisation (its own name, say).
+    pub terms: Vec<String>,
 }
 
 /// Whether a match stands, and how sure it is; `None` vetoes it.
@@ -289,6 +317,9 @@ pub fn scan(text: &str, allowed: &Allowed) -> Vec<Finding> {
             let whole = captures.get(0).expect("a match has group 0");
             let start = parts.first().map_or(whole.start(), |part| part.start());
             let end = parts.last().map_or(whole.end(), |part| part.end());
+            if is_allowed_term(&bytes[start..end], allowed) {
+                continue;
+            }
             found.push((start, end, confidence, rule));
         }
     }
@@ -307,9 +338,38 @@ pub fn scan(text: &str, allowed: &Allowed) -> Vec<Finding> {
             end: utf16_offset(text, end),
             excerpt: mask(&String::from_utf8_lossy(&bytes[start..end])),
             confidence,
-            rule: rule.name,
+            rule: rule.name.to_string(),
         })
         .collect()
+}
+
+fn is_allowed_term(matched: &[u8], allowed: &Allowed) -> bool {
+    !allowed.terms.is_empty() && {
+        let matched = String::from_utf8_lossy(matched).to_lowercase();
+        allowed
+            .terms
+            .iter()
+            .any(|term| matched.contains(term.as_str()) || term.contains(matched.as_str()))
+    }
+}
+
+/// Findings of the organisation's own patterns (compiled per draft: they are few, and
+/// validated when saved).
+pub fn scan_custom(text: &str, patterns: &[(String, regex::Regex)]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (name, regex) in patterns {
+        for found in regex.find_iter(text) {
+            findings.push(Finding {
+                kind: PhiKind::Custom,
+                start: utf16_offset(text, found.start()),
+                end: utf16_offset(text, found.end()),
+                excerpt: mask(found.as_str()),
+                confidence: 0.9,
+                rule: name.clone(),
+            });
+        }
+    }
+    findings
 }
 
 fn utf16_offset(text: &str, byte_offset: usize) -> usize {
@@ -433,6 +493,7 @@ mod tests {
         let allowed = Allowed {
             phones: vec!["+14155550100".into(), "+14155550111".into()],
             emails: vec!["desk@clinic.example".into()],
+            terms: Vec::new(),
         };
         assert!(scan(
             "Call us at (415) 555-0100 or email desk@clinic.example",
@@ -458,5 +519,18 @@ mod tests {
         );
         assert_eq!(finding.excerpt, "•••-••-••88");
         assert_eq!(finding.rule, "ssn_with_context");
+    }
+
+    #[test]
+    fn allowed_terms_are_not_findings() {
+        let allowed = Allowed {
+            terms: vec!["acct 55512".into()],
+            ..Allowed::default()
+        };
+        assert!(scan("Pay online with Acct 55512 (the clinic's own)", &allowed).is_empty());
+        assert_eq!(
+            kinds("Pay online with Acct 55512"),
+            [PhiKind::AccountNumber]
+        );
     }
 }

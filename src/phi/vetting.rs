@@ -1,13 +1,14 @@
-//! Vetting a draft for an operator: what counts as allowed for this organisation and
-//! recipient, where the scan runs, and whether the findings block sending.
+//! Vetting a draft for an operator: the organisation's policy, what counts as allowed for
+//! this organisation and recipient, where the scan runs, and whether it blocks sending.
 
 use diesel::OptionalExtension;
 use serde::Serialize;
 
-use super::{scan, Allowed, Finding, PhiKind};
+use super::policy::{Action, Policy};
+use super::{scan, scan_custom, Allowed, Finding, PhiKind};
 use crate::db::contact_methods::{self, MethodKind};
 use crate::db::ids::{ContactId, OrganizationId};
-use crate::db::{contacts, email_addresses, phone_numbers};
+use crate::db::{contacts, email_addresses, phi_policies, phone_numbers};
 use crate::error::AppError;
 use crate::startup::AppState;
 
@@ -15,49 +16,82 @@ use crate::startup::AppState;
 /// long emails, on the blocking pool so they never hold up a request thread.
 const INLINE_BYTES: usize = 4 * 1024;
 
+#[derive(Debug, Clone, Serialize)]
+pub struct VettedFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// What the organisation's policy does about it: `block` or `warn`.
+    pub action: Action,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Verdict {
-    pub findings: Vec<Finding>,
-    /// True when a finding's kind is one the policy blocks.
+    pub findings: Vec<VettedFinding>,
+    /// True when a finding is of a kind the policy blocks.
     pub blocked: bool,
 }
 
-/// The default policy for a healthcare organisation: identifiers that single a patient
-/// out block the send; contact details and sensitive words only warn (an operator
-/// writes "call us at ..." or "diabetes class" all day).
-pub fn blocks_by_default(kind: PhiKind) -> bool {
-    !matches!(
-        kind,
-        PhiKind::Phone
-            | PhiKind::Email
-            | PhiKind::StreetAddress
-            | PhiKind::ZipCode
-            | PhiKind::Url
-            | PhiKind::IpAddress
-            | PhiKind::Age
-            | PhiKind::Diagnosis
-    )
+pub async fn policy(state: &AppState, org: OrganizationId) -> Result<Policy, AppError> {
+    Ok(Policy::from_stored(
+        phi_policies::get(&mut *state.pool.get().await?, org).await?,
+    ))
 }
 
 /// Vets `body` as a message from `org` to `contact` (if known): the organisation's own
-/// numbers and addresses, and the recipient's own, are not findings.
+/// numbers and addresses, the recipient's own, and the policy's allowed terms are not
+/// findings; kinds the policy turns off are dropped.
 pub async fn vet(
     state: &AppState,
     org: OrganizationId,
     body: String,
     contact: Option<ContactId>,
 ) -> Result<Verdict, AppError> {
-    let allowed = allowed(state, org, contact).await?;
-    let findings = if body.len() <= INLINE_BYTES {
-        scan(&body, &allowed)
+    let policy = policy(state, org).await?;
+    let mut allowed = allowed(state, org, contact).await?;
+    allowed.terms = policy
+        .allowed_terms
+        .iter()
+        .map(|term| term.to_lowercase())
+        .collect();
+    let custom: Vec<(String, regex::Regex)> = policy
+        .extra_patterns
+        .iter()
+        .filter_map(|extra| {
+            regex::Regex::new(&extra.pattern)
+                .ok()
+                .map(|regex| (extra.name.clone(), regex))
+        })
+        .collect();
+    let inline = body.len() <= INLINE_BYTES;
+    let run = move || {
+        let mut findings = scan(&body, &allowed);
+        findings.extend(scan_custom(&body, &custom));
+        findings
+    };
+    let findings = if inline {
+        run()
     } else {
-        actix_web::web::block(move || scan(&body, &allowed))
+        actix_web::web::block(run)
             .await
             .map_err(AppError::internal)?
     };
+    let findings: Vec<VettedFinding> = findings
+        .into_iter()
+        .filter_map(|finding| {
+            let action = match finding.kind {
+                PhiKind::Custom => policy
+                    .extra_patterns
+                    .iter()
+                    .find(|extra| extra.name == finding.rule)
+                    .map_or(Action::Warn, |extra| extra.action),
+                kind => policy.action(kind),
+            };
+            (action != Action::Off).then_some(VettedFinding { finding, action })
+        })
+        .collect();
     let blocked = findings
         .iter()
-        .any(|finding| blocks_by_default(finding.kind));
+        .any(|finding| finding.action == Action::Block);
     Ok(Verdict { findings, blocked })
 }
 
@@ -78,6 +112,7 @@ async fn allowed(
             .into_iter()
             .map(|a| a.address.to_ascii_lowercase())
             .collect(),
+        terms: Vec::new(),
     };
     if let Some(contact) = contact {
         contacts::get(&mut conn, org, contact)

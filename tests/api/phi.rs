@@ -66,3 +66,138 @@ async fn a_draft_is_vetted_with_the_organisations_and_recipients_details_allowed
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[actix_web::test]
+async fn a_draft_with_blocked_phi_is_refused_unless_overridden_with_a_reason() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let agent = app.create_agent(&chat.org).await;
+    let draft = json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Confirming your SSN 123-45-6788 for billing"});
+
+    let (status, body) = app
+        .post("/api/messages/send", &chat.org.token, draft.clone())
+        .await;
+    let error = assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "phi_blocked",
+    );
+    assert_eq!(error["findings"][0]["kind"], "ssn");
+    assert_eq!(error["findings"][0]["action"], "block");
+
+    let mut overridden = draft.clone();
+    overridden["phi_override"] = json!({"reason": "Patient asked for it in writing"});
+    let (status, body) = app
+        .post("/api/messages/send", &agent, overridden.clone())
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let mut no_reason = draft.clone();
+    no_reason["phi_override"] = json!({"reason": "  "});
+    let (status, body) = app
+        .post("/api/messages/send", &chat.org.token, no_reason)
+        .await;
+    assert_eq!(
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid")["field"],
+        "phi_override.reason"
+    );
+    let (_, history) = app
+        .get(
+            &format!("/api/messages?contact_id={}", chat.contact_id),
+            &chat.org.token,
+        )
+        .await;
+    assert_eq!(
+        history["messages"],
+        json!([]),
+        "nothing refused was written"
+    );
+
+    let (status, message) = app
+        .post("/api/messages/send", &chat.org.token, overridden)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "an admin holds phi.override: {message}"
+    );
+    let audit: Vec<(String, serde_json::Value)> = {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use switchboard::db::schema::audit_log;
+        audit_log::table
+            .select((audit_log::action, audit_log::details))
+            .load(&mut app.pool.get().await.unwrap())
+            .await
+            .unwrap()
+    };
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].0, "phi.override");
+    assert_eq!(audit[0].1["reason"], "Patient asked for it in writing");
+    assert_eq!(audit[0].1["findings"][0]["kind"], "ssn");
+    assert!(
+        !audit[0].1.to_string().contains("6788"),
+        "the audit keeps kinds and spans, not the text"
+    );
+}
+
+#[actix_web::test]
+async fn the_policy_is_the_organisations_own() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let agent = app.create_agent(&chat.org).await;
+    let (status, body) = app.get("/api/phi/policy", &agent).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (_, policy) = app.get("/api/phi/policy", &chat.org.token).await;
+    assert_eq!(policy["actions"]["ssn"], "block");
+    assert_eq!(policy["actions"]["phone"], "warn");
+
+    for (pattern, problem) in [("(unclosed", "does not compile"), ("x*", "empty string")] {
+        let change =
+            json!({"extra_patterns": [{"name": "bad", "pattern": pattern, "action": "block"}]});
+        let (status, body) = app.patch("/api/phi/policy", &chat.org.token, change).await;
+        let error = assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+        assert_eq!(error["field"], "extra_patterns[0].pattern");
+        assert!(
+            error["message"].as_str().unwrap().contains(problem),
+            "{error}"
+        );
+    }
+
+    let change = json!({
+        "actions": {"ssn": "off"},
+        "extra_patterns": [{"name": "study id", "pattern": "STUDY-\\d{4}", "action": "block"}]
+    });
+    let (status, policy) = app.patch("/api/phi/policy", &chat.org.token, change).await;
+    assert_eq!(status, StatusCode::OK, "{policy}");
+    assert_eq!(policy["actions"]["ssn"], "off");
+
+    let send = |body: &str| {
+        app.post(
+            "/api/messages/send",
+            &chat.org.token,
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": body}),
+        )
+    };
+    assert_eq!(
+        send("SSN 123-45-6788 is fine here now").await.0,
+        StatusCode::CREATED,
+        "ssn is off for this organisation"
+    );
+    let (status, body) = send("Your enrolment STUDY-0042 is confirmed").await;
+    let error = assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "phi_blocked",
+    );
+    assert_eq!(error["findings"][0]["kind"], "custom");
+    assert_eq!(error["findings"][0]["rule"], "study id");
+
+    let other = app.conversation().await;
+    let (_, policy) = app.get("/api/phi/policy", &other.org.token).await;
+    assert_eq!(
+        policy["actions"]["ssn"], "block",
+        "another organisation keeps its own"
+    );
+}
