@@ -11,6 +11,7 @@ use phonenumber::country;
 use tracing_actix_web::TracingLogger;
 
 use crate::actors::housekeeper::Housekeeper;
+use crate::actors::phi::PhiActor;
 use crate::actors::Realtime;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
@@ -25,6 +26,8 @@ pub struct AppState {
     pub pool: DbPool,
     pub realtime: Arc<Realtime>,
     pub storage: Arc<Storage>,
+    /// Vets large drafts on threads of its own.
+    pub phi: actix::Addr<PhiActor>,
     pub twilio: TwilioClient,
     /// Largest upload for one email, all files together.
     pub max_email_attachment_bytes: usize,
@@ -95,6 +98,7 @@ impl Application {
                 storage.clone(),
             ),
             storage,
+            phi: actix::SyncArbiter::start(1, || PhiActor),
             twilio,
             max_email_attachment_bytes: settings.max_email_attachment_bytes,
             public_url: public_url.clone(),

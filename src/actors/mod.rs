@@ -11,6 +11,7 @@
 //!   carrier (Twilio), or the [`sandbox::SandboxTransport`] when it has none.
 //! - [`outbox::OutboxSweeper`]: resumes queued messages after a restart.
 //! - [`housekeeper::Housekeeper`]: removes uploads no message took.
+//! - [`phi::PhiActor`]: vets large drafts off the request threads.
 //!
 //! Every organisation's actors live on one arbiter (thread), picked by hashing its id,
 //! so an organisation's events are numbered and delivered in one order without locks,
@@ -21,6 +22,7 @@ pub mod delivery;
 pub mod housekeeper;
 pub mod org;
 pub mod outbox;
+pub mod phi;
 pub mod sandbox;
 pub mod stream;
 pub mod ws_session;

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::policy::{Action, Policy};
 use super::{scan, scan_custom, Allowed, Finding, PhiKind};
+use crate::actors::phi::Scan;
 use crate::db::contact_methods::{self, MethodKind};
 use crate::db::ids::{ContactId, OrganizationId};
 use crate::db::{contacts, email_addresses, phi_policies, phone_numbers};
@@ -13,7 +14,7 @@ use crate::error::AppError;
 use crate::startup::AppState;
 
 /// Drafts up to this size are scanned inline (a few microseconds); larger ones, such as
-/// long emails, on the blocking pool so they never hold up a request thread.
+/// long emails, by the PhiActor so they never hold up a request thread.
 const INLINE_BYTES: usize = 4 * 1024;
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,18 +63,21 @@ pub async fn vet(
                 .map(|regex| (extra.name.clone(), regex))
         })
         .collect();
-    let inline = body.len() <= INLINE_BYTES;
-    let run = move || {
+    let findings = if body.len() <= INLINE_BYTES {
         let mut findings = scan(&body, &allowed);
         findings.extend(scan_custom(&body, &custom));
         findings
-    };
-    let findings = if inline {
-        run()
     } else {
-        actix_web::web::block(run)
+        let draft = Scan {
+            text: body,
+            allowed,
+            custom,
+        };
+        state
+            .phi
+            .send(draft)
             .await
-            .map_err(AppError::internal)?
+            .map_err(crate::actors::mailbox_error)?
     };
     let findings: Vec<VettedFinding> = findings
         .into_iter()

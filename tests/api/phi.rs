@@ -201,3 +201,21 @@ async fn the_policy_is_the_organisations_own() {
         "another organisation keeps its own"
     );
 }
+
+#[actix_web::test]
+async fn a_long_email_is_vetted_off_the_request_threads_with_the_same_result() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let filler = "Thank you for choosing our clinic for your care. ".repeat(200);
+    let body = format!("{filler}Your member ID XJ4412890 is on file.");
+    assert!(body.len() > 8 * 1024, "long enough for the PhiActor");
+    let (status, verdict) = app
+        .post("/api/phi/check", &chat.org.token, json!({"body": body}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let findings = verdict["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{verdict}");
+    assert_eq!(findings[0]["kind"], "health_plan_id");
+    let start = findings[0]["start"].as_u64().unwrap() as usize;
+    assert_eq!(&body[start..start + 9], "XJ4412890");
+}
