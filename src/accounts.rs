@@ -4,6 +4,7 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Duration, Utc};
+use diesel::OptionalExtension;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Serialize;
 
@@ -92,7 +93,8 @@ pub async fn create_user(
     let mut conn = pool.get().await?;
     organizations::get(&mut conn, org)
         .await
-        .map_err(|_| AppError::NotFound("organization"))?;
+        .optional()?
+        .ok_or(AppError::NotFound("organization"))?;
     insert_user(&mut conn, org, &user).await
 }
 

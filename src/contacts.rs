@@ -14,6 +14,7 @@ use crate::db::contact_methods::{
 use crate::db::contact_reads;
 use crate::db::contacts::{self, Contact, ContactCursor, ContactInsertForm, ContactUpdateForm};
 use crate::db::ids::{ContactId, ContactMethodId, OrganizationId, UserId};
+use crate::db::sms_opt_outs::{self, OptOut};
 use crate::error::AppError;
 use crate::validate;
 
@@ -332,6 +333,22 @@ async fn find(
         .ok_or(AppError::NotFound("contact"))
 }
 
+/// Which of the contact's numbers opted out of SMS, from which of ours.
+pub async fn opt_outs(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: ContactId,
+) -> Result<Vec<OptOut>, AppError> {
+    find(conn, org, id).await?;
+    let numbers: Vec<String> = contact_methods::list_for_contacts(conn, org, &[id])
+        .await?
+        .into_iter()
+        .filter(|method| method.kind == MethodKind::Phone.as_str())
+        .map(|method| method.value)
+        .collect();
+    Ok(sms_opt_outs::list_for_numbers(conn, org, &numbers).await?)
+}
+
 /// Creates a contact with its phones and emails, in one transaction.
 pub async fn insert(
     conn: &mut AsyncPgConnection,
@@ -438,7 +455,7 @@ pub async fn add_method(
     form.is_preferred = false;
     conn.transaction::<_, AppError, _>(async |conn| {
         lock_contact(conn, org, contact).await?;
-        let first_of_kind = contact_methods::oldest(conn, org, contact, kind)
+        let first_of_kind = contact_methods::preferred(conn, org, contact, kind)
             .await?
             .is_none();
         let method = contact_methods::insert(conn, std::slice::from_ref(&form))
@@ -512,7 +529,7 @@ pub async fn remove_method(
         let removed = find_method(conn, org, contact, kind, id).await?;
         contact_methods::delete(conn, org, id).await?;
         if removed.is_preferred {
-            if let Some(next) = contact_methods::oldest(conn, org, contact, kind).await? {
+            if let Some(next) = contact_methods::preferred(conn, org, contact, kind).await? {
                 contact_methods::make_preferred(conn, org, contact, kind, next.id).await?;
             }
         }

@@ -1,7 +1,6 @@
 //! The demo organisation a newcomer clicks through: created once, found again on later
 //! runs.
 
-use diesel::OptionalExtension;
 use phonenumber::country;
 
 use crate::accounts::{self, NewUser};
@@ -104,13 +103,4 @@ pub async fn ensure(pool: &DbPool, region: country::Id) -> Result<bool, AppError
         .await?;
     }
     Ok(true)
-}
-
-/// Whether the demo organisation exists (for the start-up banner).
-pub async fn exists(pool: &DbPool) -> Result<bool, AppError> {
-    Ok(users::find_by_email(&mut *pool.get().await?, ADMIN_EMAIL)
-        .await
-        .optional()?
-        .flatten()
-        .is_some())
 }

@@ -49,18 +49,23 @@ pub struct DeliveryConfig {
 }
 
 pub struct DeliveryActor {
+    carriers: Arc<Carriers>,
+    /// Messages a job of this process is working on: a second hand-over (the outbox
+    /// sweep) is dropped rather than queued behind the first.
+    in_flight: HashSet<MessageId>,
+}
+
+/// What every delivery job shares: the ways out, and the limits on using them.
+struct Carriers {
     pool: DbPool,
     secrets: SecretKey,
     twilio: TwilioClient,
     sandbox: Addr<SandboxTransport>,
     storage: Arc<Storage>,
-    config: Arc<DeliveryConfig>,
-    permits: Arc<Semaphore>,
+    config: DeliveryConfig,
+    permits: Semaphore,
     /// When each sending number may send next.
-    next_slot: Arc<Mutex<HashMap<String, Instant>>>,
-    /// Messages a job of this process is working on: a second hand-over (the outbox
-    /// sweep) is dropped rather than queued behind the first.
-    in_flight: HashSet<MessageId>,
+    next_slot: Mutex<HashMap<String, Instant>>,
 }
 
 impl DeliveryActor {
@@ -73,14 +78,16 @@ impl DeliveryActor {
         config: DeliveryConfig,
     ) -> Self {
         DeliveryActor {
-            pool,
-            secrets,
-            twilio,
-            sandbox,
-            storage,
-            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
-            config: Arc::new(config),
-            next_slot: Arc::new(Mutex::new(HashMap::new())),
+            carriers: Arc::new(Carriers {
+                pool,
+                secrets,
+                twilio,
+                sandbox,
+                storage,
+                permits: Semaphore::new(config.concurrency.max(1)),
+                config,
+                next_slot: Mutex::new(HashMap::new()),
+            }),
             in_flight: HashSet::new(),
         }
     }
@@ -109,14 +116,7 @@ impl Handler<Deliver> for DeliveryActor {
             return;
         }
         let job = Job {
-            pool: self.pool.clone(),
-            secrets: self.secrets.clone(),
-            twilio: self.twilio.clone(),
-            sandbox: self.sandbox.clone(),
-            storage: self.storage.clone(),
-            config: self.config.clone(),
-            permits: self.permits.clone(),
-            next_slot: self.next_slot.clone(),
+            carriers: self.carriers.clone(),
             deliver,
         };
         ctx.spawn(
@@ -146,21 +146,14 @@ enum Carrier {
 
 /// One message's way to its carrier.
 struct Job {
-    pool: DbPool,
-    secrets: SecretKey,
-    twilio: TwilioClient,
-    sandbox: Addr<SandboxTransport>,
-    storage: Arc<Storage>,
-    config: Arc<DeliveryConfig>,
-    permits: Arc<Semaphore>,
-    next_slot: Arc<Mutex<HashMap<String, Instant>>>,
+    carriers: Arc<Carriers>,
     deliver: Deliver,
 }
 
 impl Job {
     async fn run(self) -> Result<(), AppError> {
         let org = self.deliver.organization_id;
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.carriers.pool.get().await?;
         let Some(message) = db_messages::get(&mut conn, org, self.deliver.message_id)
             .await
             .optional()?
@@ -192,7 +185,11 @@ impl Job {
                 },
             ) => Carrier::Twilio(Credentials {
                 account_sid: account_sid.clone(),
-                auth_token: self.secrets.decrypt(token).map_err(AppError::internal)?,
+                auth_token: self
+                    .carriers
+                    .secrets
+                    .decrypt(token)
+                    .map_err(AppError::internal)?,
             }),
             (
                 "email",
@@ -202,7 +199,12 @@ impl Job {
                 },
             ) => {
                 let password = match &settings.smtp_password_encrypted {
-                    Some(stored) => Some(self.secrets.decrypt(stored).map_err(AppError::internal)?),
+                    Some(stored) => Some(
+                        self.carriers
+                            .secrets
+                            .decrypt(stored)
+                            .map_err(AppError::internal)?,
+                    ),
                     None => None,
                 };
                 Carrier::Smtp(
@@ -217,7 +219,7 @@ impl Job {
                 )
             }
             _ => {
-                self.sandbox.do_send(sandbox::Deliver {
+                self.carriers.sandbox.do_send(sandbox::Deliver {
                     org: self.deliver.org.clone(),
                     contact: self.deliver.contact,
                     message_id: message.id,
@@ -225,10 +227,15 @@ impl Job {
                 return Ok(());
             }
         };
-        let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
+        let _permit = self
+            .carriers
+            .permits
+            .acquire()
+            .await
+            .map_err(AppError::internal)?;
         let claimed = if recovering {
             db_messages::reclaim_sending(
-                &mut *self.pool.get().await?,
+                &mut *self.carriers.pool.get().await?,
                 org,
                 message.id,
                 chrono::Utc::now() - STALE_SENDING,
@@ -279,11 +286,12 @@ impl Job {
             from,
             body: &message.body,
             media_urls: &media_urls,
-            status_callback: &self.config.status_callback,
+            status_callback: &self.carriers.config.status_callback,
         };
         // The stopped server may have got it to Twilio: adopt it rather than send twice.
         if recovering {
             if let Ok(Some(sid)) = self
+                .carriers
                 .twilio
                 .find_sent(credentials, &sms, message.created_at)
                 .await
@@ -292,9 +300,9 @@ impl Job {
             }
         }
         let mut last_reason = String::new();
-        for attempt in 0..self.config.max_attempts {
+        for attempt in 0..self.carriers.config.max_attempts {
             self.wait_for_slot(from).await;
-            let wait = match self.twilio.send(credentials, &sms).await {
+            let wait = match self.carriers.twilio.send(credentials, &sms).await {
                 SendOutcome::Accepted { sid } => return self.accepted(message, sid).await,
                 SendOutcome::Rejected {
                     code,
@@ -302,8 +310,14 @@ impl Job {
                 } => {
                     if code == "21610" {
                         let org = self.deliver.organization_id;
-                        sms_opt_outs::record(&mut *self.pool.get().await?, org, to, from, "21610")
-                            .await?;
+                        sms_opt_outs::record(
+                            &mut *self.carriers.pool.get().await?,
+                            org,
+                            to,
+                            from,
+                            "21610",
+                        )
+                        .await?;
                     }
                     let explained =
                         crate::twilio::error_message(&code).map_or(reason, str::to_string);
@@ -316,6 +330,7 @@ impl Job {
                 SendOutcome::Ambiguous { reason } => {
                     // Twilio may have it already: adopt it rather than send twice.
                     if let Ok(Some(sid)) = self
+                        .carriers
                         .twilio
                         .find_sent(credentials, &sms, message.created_at)
                         .await
@@ -326,7 +341,7 @@ impl Job {
                     None
                 }
             };
-            if attempt + 1 < self.config.max_attempts {
+            if attempt + 1 < self.carriers.config.max_attempts {
                 tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt))).await;
             }
         }
@@ -355,7 +370,7 @@ impl Job {
             attachments: self.mail_attachments(message).await?,
         };
         let mut last_reason = String::new();
-        for attempt in 0..self.config.max_attempts {
+        for attempt in 0..self.carriers.config.max_attempts {
             match mail::send(server, &email).await {
                 MailOutcome::Sent => {
                     self.accepted(message, email.message_id.clone()).await?;
@@ -376,7 +391,7 @@ impl Job {
                 }
                 MailOutcome::RetryLater(reason) => last_reason = reason,
             }
-            if attempt + 1 < self.config.max_attempts {
+            if attempt + 1 < self.carriers.config.max_attempts {
                 tokio::time::sleep(self.backoff(attempt)).await;
             }
         }
@@ -388,7 +403,8 @@ impl Job {
         let mut urls = Vec::new();
         for attachment in self.attachments(message).await? {
             urls.push(
-                self.storage
+                self.carriers
+                    .storage
                     .url(&attachment.storage_key)
                     .await
                     .map_err(AppError::internal)?,
@@ -402,6 +418,7 @@ impl Job {
         let mut files = Vec::new();
         for attachment in self.attachments(message).await? {
             let bytes = self
+                .carriers
                 .storage
                 .get(&attachment.storage_key)
                 .await
@@ -416,7 +433,7 @@ impl Job {
     }
 
     async fn attachments(&self, message: &Message) -> Result<Vec<Attachment>, AppError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.carriers.pool.get().await?;
         let org = self.deliver.organization_id;
         Ok(message_attachments::list_for_messages(&mut conn, org, &[message.id]).await?)
     }
@@ -427,7 +444,7 @@ impl Job {
         carrier: &str,
         last_reason: &str,
     ) -> Result<(), AppError> {
-        let attempts = self.config.max_attempts;
+        let attempts = self.carriers.config.max_attempts;
         let reason =
             format!("{carrier} did not take the message after {attempts} attempts: {last_reason}");
         self.fail(message, "delivery_failed", &reason).await
@@ -499,9 +516,10 @@ impl Job {
     /// Keeps each sending number under its rate: reserves the next free slot and waits
     /// for it.
     async fn wait_for_slot(&self, from: &str) {
-        let interval = self.config.per_number_interval;
+        let interval = self.carriers.config.per_number_interval;
         let slot = {
             let mut slots = self
+                .carriers
                 .next_slot
                 .lock()
                 .expect("the slot map lock is never held across a panic");
@@ -519,7 +537,7 @@ impl Job {
 
     /// Exponential backoff with full jitter.
     fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self.config.retry_base * 2u32.saturating_pow(attempt.min(16));
+        let ceiling = self.carriers.config.retry_base * 2u32.saturating_pow(attempt.min(16));
         ceiling.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
     }
 }

@@ -159,25 +159,8 @@ pub async fn delete(
     .map(drop)
 }
 
-/// The contact's oldest remaining entry of a kind (promoted when the preferred one goes).
-pub async fn oldest(
-    conn: &mut AsyncPgConnection,
-    org: OrganizationId,
-    contact: ContactId,
-    kind: MethodKind,
-) -> QueryResult<Option<ContactMethod>> {
-    contact_methods::table
-        .filter(contact_methods::organization_id.eq(org))
-        .filter(contact_methods::contact_id.eq(contact))
-        .filter(contact_methods::kind.eq(kind.as_str()))
-        .order(contact_methods::id)
-        .select(ContactMethod::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// The contact's preferred entry of a kind.
+/// The contact's preferred entry of a kind; when none is marked (the preferred one was
+/// just removed), the oldest, which is the one to promote. `None` when there are none.
 pub async fn preferred(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
@@ -188,7 +171,7 @@ pub async fn preferred(
         .filter(contact_methods::organization_id.eq(org))
         .filter(contact_methods::contact_id.eq(contact))
         .filter(contact_methods::kind.eq(kind.as_str()))
-        .filter(contact_methods::is_preferred)
+        .order((contact_methods::is_preferred.desc(), contact_methods::id))
         .select(ContactMethod::as_select())
         .first(conn)
         .await

@@ -26,18 +26,6 @@ pub enum MessageStatus {
 }
 
 impl MessageStatus {
-    pub const ALL: [MessageStatus; 9] = [
-        MessageStatus::Scheduled,
-        MessageStatus::Queued,
-        MessageStatus::Sending,
-        MessageStatus::Sent,
-        MessageStatus::Delivered,
-        MessageStatus::Undelivered,
-        MessageStatus::Failed,
-        MessageStatus::Received,
-        MessageStatus::Canceled,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             MessageStatus::Scheduled => "scheduled",
@@ -50,10 +38,6 @@ impl MessageStatus {
             MessageStatus::Received => "received",
             MessageStatus::Canceled => "canceled",
         }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|status| status.as_str() == text)
     }
 
     /// The statuses this one may overwrite. Carriers report out of order and repeat
@@ -71,11 +55,6 @@ impl MessageStatus {
             Undelivered | Failed => &[Scheduled, Queued, Sending, Sent, Delivered],
             Canceled => &[Scheduled, Queued],
         }
-    }
-
-    /// Not yet handed to the carrier: the text can still be edited.
-    pub fn is_editable(self) -> bool {
-        matches!(self, MessageStatus::Scheduled | MessageStatus::Queued)
     }
 }
 
@@ -397,10 +376,11 @@ pub async fn edit(
     body: Option<&str>,
     subject: Option<&str>,
 ) -> QueryResult<Option<Message>> {
-    let editable: Vec<&str> = [MessageStatus::Scheduled, MessageStatus::Queued]
-        .iter()
-        .map(|s| s.as_str())
-        .collect();
+    // Not yet handed to the carrier: the text can still change.
+    let editable = [
+        MessageStatus::Scheduled.as_str(),
+        MessageStatus::Queued.as_str(),
+    ];
     diesel::update(
         messages::table
             .filter(messages::organization_id.eq(org))

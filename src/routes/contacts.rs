@@ -10,7 +10,6 @@ use crate::contacts::{
 use crate::db::contact_methods::MethodKind;
 use crate::db::contacts::ContactListQuery;
 use crate::db::ids::{ContactId, ContactMethodId};
-use crate::db::sms_opt_outs;
 use crate::error::AppError;
 use crate::extract::{page_limit, ApiJson};
 use crate::messages;
@@ -226,19 +225,6 @@ async fn opt_outs(
     path: web::Path<ContactId>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let contact = contacts::view(
-        &mut conn,
-        caller.organization_id,
-        caller.user_id,
-        path.into_inner(),
-    )
-    .await?;
-    let numbers: Vec<String> = contact
-        .phones
-        .into_iter()
-        .map(|phone| phone.phone_number)
-        .collect();
-    let opt_outs =
-        sms_opt_outs::list_for_numbers(&mut conn, caller.organization_id, &numbers).await?;
+    let opt_outs = contacts::opt_outs(&mut conn, caller.organization_id, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({ "opt_outs": opt_outs })))
 }
