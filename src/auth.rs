@@ -79,22 +79,32 @@ impl Caller {
     }
 }
 
-/// Resolves a bearer or session token to its operator.
+/// Resolves a bearer or session token to its operator (see `cache` for how long a
+/// resolved token is trusted without asking the database again).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AppError> {
-    let mut conn = state.pool.get().await?;
-    let (token, user) = api_tokens::find_active(&mut conn, &secrets::hash_token(token))
+    let token_hash = secrets::hash_token(token);
+    let load = async || {
+        let mut conn = state.pool.get().await?;
+        let found = api_tokens::find_active(&mut conn, &token_hash).await?;
+        Ok(found.map(|(token, user)| {
+            let caller = Caller {
+                user_id: user.id,
+                organization_id: user.organization_id,
+                token_id: token.id,
+                role: Role::from_db(&user.role),
+                permissions: user.permissions.clone(),
+                user,
+            };
+            (caller, token.expires_at)
+        }))
+    };
+    state
+        .caches
+        .session(&token_hash, load)
         .await?
         .ok_or(AppError::Unauthenticated(
             "the token is invalid, expired or revoked",
-        ))?;
-    Ok(Caller {
-        user_id: user.id,
-        organization_id: user.organization_id,
-        token_id: token.id,
-        role: Role::from_db(&user.role),
-        permissions: user.permissions.clone(),
-        user,
-    })
+        ))
 }
 
 /// The token a request presents, and whether it came in the session cookie.

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod actors;
 pub mod attachments;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod contacts;
 pub mod db;

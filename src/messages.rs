@@ -14,19 +14,23 @@ use serde::{Deserialize, Serialize};
 use crate::actors::contact::{AddMessage, DeleteMessage, EditMessage, MarkRead, RetryMessage};
 use crate::attachments::{MMS_MAX_BYTES, MMS_MAX_FILES};
 use crate::auth::{permissions, Caller};
+use crate::cache::{Caches, OrgConfig};
 use crate::db::audit_log::{self, AuditEntry};
-use crate::db::contact_methods::{self, MethodKind};
+use crate::db::contact_methods::{self, ContactMethod, MethodKind, Recipient};
+use crate::db::email_addresses::EmailAddress;
+use crate::db::group_commit::BatchWrite;
 use crate::db::ids::{
     AttachmentId, AuditLogId, ContactId, ContactMethodId, EmailAddressId, MessageId,
     OrganizationId, PhoneNumberId, UserId,
 };
 use crate::db::message_attachments::{self, Attachment};
 use crate::db::messages::{self as db_messages, Message, MessageInsertForm, MessageStatus};
-use crate::db::{contacts, email_addresses, phone_numbers, DbPool};
+use crate::db::phone_numbers::PhoneNumber;
+use crate::db::{contacts, phone_numbers, DbConn, DbPool};
 use crate::error::AppError;
-use crate::phi::vetting;
+use crate::phi::{vetting, Allowed};
 use crate::startup::AppState;
-use crate::{validate, webhooks};
+use crate::validate;
 
 /// Twilio accepts up to 1600 characters (it splits them into segments).
 pub const MAX_SMS_CHARS: usize = 1600;
@@ -191,12 +195,6 @@ pub async fn send(
         }
     };
     let client_id = client_id(request.client_id.as_deref())?;
-    let mut conn = state.pool.get().await?;
-    if let Some(existing) =
-        replayed(&mut conn, org, client_id.as_deref(), state.default_region).await?
-    {
-        return Ok(existing);
-    }
     let body = request.body.trim_end().to_string();
     if body.trim().is_empty() && request.attachment_ids.is_empty() {
         return Err(AppError::invalid(
@@ -204,14 +202,22 @@ pub async fn send(
             "the message is empty: write a body or attach a file",
         ));
     }
-    let contact = contacts::get(&mut conn, org, request.contact_id)
-        .await
-        .optional()?
-        .ok_or(AppError::NotFound("contact"))?;
+    let config = state.caches.org(org).await?;
+    let recipient = {
+        let mut conn = state.pool.get().await?;
+        if let Some(existing) =
+            replayed(&mut conn, org, client_id.as_deref(), state.default_region).await?
+        {
+            return Ok(existing);
+        }
+        contact_methods::recipient(&mut conn, org, request.contact_id)
+            .await?
+            .ok_or(AppError::NotFound("contact"))?
+    };
     let mut form = MessageInsertForm {
         id: MessageId::generate(),
         organization_id: org,
-        contact_id: contact.id,
+        contact_id: request.contact_id,
         phone_number_id: None,
         email_address_id: None,
         contact_method_id: None,
@@ -236,20 +242,13 @@ pub async fn send(
                 format!("an SMS body is at most {MAX_SMS_CHARS} characters"),
             ));
         }
-        let to = contact_method(
-            &mut conn,
-            org,
-            contact.id,
-            MethodKind::Phone,
-            request.contact_phone_id,
-        )
-        .await?;
-        let from = sending_number(&mut conn, org, contact.id, request.phone_number_id).await?;
-        webhooks::ensure_not_opted_out(&mut conn, org, &to.value, &from.phone_number).await?;
+        let to = contact_method(&recipient, MethodKind::Phone, request.contact_phone_id)?;
+        let from = sending_number(&config, &recipient, request.phone_number_id)?;
+        ensure_not_opted_out(&recipient, &to.value, &from.phone_number)?;
         form.contact_method_id = Some(to.id);
-        form.to_address = Some(to.value);
+        form.to_address = Some(to.value.clone());
         form.phone_number_id = Some(from.id);
-        form.from_address = Some(from.phone_number);
+        form.from_address = Some(from.phone_number.clone());
     } else {
         if form.body.chars().count() > MAX_EMAIL_BODY_CHARS {
             return Err(AppError::invalid(
@@ -258,30 +257,31 @@ pub async fn send(
             ));
         }
         let subject = validate::required_text(request.subject.as_deref().unwrap_or(""), "subject")?;
-        let to = contact_method(
-            &mut conn,
-            org,
-            contact.id,
-            MethodKind::Email,
-            request.contact_email_id,
-        )
-        .await?;
-        let from = sending_address(&mut conn, org, request.email_address_id).await?;
+        let to = contact_method(&recipient, MethodKind::Email, request.contact_email_id)?;
+        let from = sending_address(&config, request.email_address_id)?;
         form.subject = Some(subject);
         form.contact_method_id = Some(to.id);
-        form.to_address = Some(to.value);
+        form.to_address = Some(to.value.clone());
         form.email_address_id = Some(from.id);
-        form.from_address = Some(from.address);
+        form.from_address = Some(from.address.clone());
     }
-    drop(conn);
-    let overridden = vet_draft(state, caller, &form, request.phi_override.as_ref()).await?;
+    let allowed = vetting::allowed(&config, &recipient.methods);
+    let overridden = vet_draft(
+        state,
+        caller,
+        &config,
+        allowed,
+        &form,
+        request.phi_override.as_ref(),
+    )
+    .await?;
     let new = NewMessage {
         form,
         attachment_ids: request.attachment_ids,
     };
     let added = state
         .realtime
-        .to_contact(org, contact.id, AddMessage(new))
+        .to_contact(org, new.form.contact_id, AddMessage(new))
         .await??;
     if let (Some((reason, findings)), true) = (overridden, added.created) {
         let entry = AuditEntry {
@@ -305,6 +305,8 @@ pub async fn send(
 async fn vet_draft(
     state: &AppState,
     caller: &Caller,
+    config: &OrgConfig,
+    allowed: Allowed,
     form: &MessageInsertForm,
     phi_override: Option<&PhiOverride>,
 ) -> Result<Option<(String, serde_json::Value)>, AppError> {
@@ -312,7 +314,7 @@ async fn vet_draft(
         Some(subject) => format!("{subject}\n{}", form.body),
         None => form.body.clone(),
     };
-    let verdict = vetting::vet(state, caller.organization_id, draft, Some(form.contact_id)).await?;
+    let verdict = vetting::vet_with(state, config, allowed, draft).await?;
     if !verdict.blocked {
         return Ok(None);
     }
@@ -567,73 +569,69 @@ async fn replayed(
 }
 
 /// The contact's phone or email to use: the one asked for, else the preferred one.
-async fn contact_method(
-    conn: &mut AsyncPgConnection,
-    org: OrganizationId,
-    contact: ContactId,
+fn contact_method(
+    recipient: &Recipient,
     kind: MethodKind,
     requested: Option<ContactMethodId>,
-) -> Result<contact_methods::ContactMethod, AppError> {
-    let (field, what) = match kind {
-        MethodKind::Phone => ("contact_phone_id", "phone number"),
-        MethodKind::Email => ("contact_email_id", "email address"),
-    };
-    match requested {
-        Some(id) => contact_methods::get(conn, org, contact, kind, id)
-            .await
-            .optional()?
-            .ok_or(AppError::NotFound(match kind {
-                MethodKind::Phone => "contact phone",
-                MethodKind::Email => "contact email",
-            })),
-        None => contact_methods::preferred(conn, org, contact, kind)
-            .await?
-            .ok_or_else(|| AppError::invalid(field, format!("the contact has no {what}"))),
+) -> Result<&ContactMethod, AppError> {
+    let mut of_kind = recipient
+        .methods
+        .iter()
+        .filter(|method| method.kind == kind.as_str());
+    match (requested, kind) {
+        (Some(id), MethodKind::Phone) => of_kind
+            .find(|method| method.id == id)
+            .ok_or(AppError::NotFound("contact phone")),
+        (Some(id), MethodKind::Email) => of_kind
+            .find(|method| method.id == id)
+            .ok_or(AppError::NotFound("contact email")),
+        // Preferred first: see `contact_methods::recipient`.
+        (None, MethodKind::Phone) => of_kind.next().ok_or_else(|| {
+            AppError::invalid("contact_phone_id", "the contact has no phone number")
+        }),
+        (None, MethodKind::Email) => of_kind.next().ok_or_else(|| {
+            AppError::invalid("contact_email_id", "the contact has no email address")
+        }),
     }
 }
 
 /// The organisation number to send from: the one asked for, else the number the
 /// contact last wrote to (so replies come from the number they know), else the first.
-async fn sending_number(
-    conn: &mut AsyncPgConnection,
-    org: OrganizationId,
-    contact: ContactId,
+fn sending_number<'a>(
+    config: &'a OrgConfig,
+    recipient: &Recipient,
     requested: Option<PhoneNumberId>,
-) -> Result<phone_numbers::PhoneNumber, AppError> {
+) -> Result<&'a PhoneNumber, AppError> {
+    let numbers = &config.phone_numbers;
     if let Some(id) = requested {
-        return phone_numbers::get(conn, org, id)
-            .await
-            .optional()?
+        return numbers
+            .iter()
+            .find(|number| number.id == id)
             .ok_or(AppError::NotFound("phone number"));
     }
-    if let Some(last) = db_messages::last_inbound_phone_number(conn, org, contact).await? {
-        if let Some(number) = phone_numbers::get(conn, org, last).await.optional()? {
-            return Ok(number);
-        }
-    }
-    phone_numbers::list(conn, org)
-        .await?
-        .into_iter()
-        .next()
+    recipient
+        .last_inbound_number
+        .and_then(|last| numbers.iter().find(|number| number.id == last))
+        .or(numbers.first())
         .ok_or_else(|| {
             AppError::invalid(
-            "phone_number_id",
-            "the organisation has no phone number to send from; add one under /api/phone-numbers",
-        )
+                "phone_number_id",
+                "the organisation has no phone number to send from; add one under /api/phone-numbers",
+            )
         })
 }
 
-async fn sending_address(
-    conn: &mut AsyncPgConnection,
-    org: OrganizationId,
+fn sending_address(
+    config: &OrgConfig,
     requested: Option<EmailAddressId>,
-) -> Result<email_addresses::EmailAddress, AppError> {
+) -> Result<&EmailAddress, AppError> {
+    let addresses = &config.email_addresses;
     match requested {
-        Some(id) => email_addresses::get(conn, org, id)
-            .await
-            .optional()?
+        Some(id) => addresses
+            .iter()
+            .find(|address| address.id == id)
             .ok_or(AppError::NotFound("email address")),
-        None => email_addresses::list(conn, org).await?.into_iter().next().ok_or_else(|| {
+        None => addresses.first().ok_or_else(|| {
             AppError::invalid(
                 "email_address_id",
                 "the organisation has no email address to send from; add one under /api/email-addresses",
@@ -642,42 +640,130 @@ async fn sending_address(
     }
 }
 
-/// Records a new message and takes its attachments, in one transaction. A `client_id`
-/// seen before (even by a concurrent request) returns the first message instead.
-pub async fn record(
-    pool: &DbPool,
-    new: NewMessage,
-    region: country::Id,
-) -> Result<AddedMessage, AppError> {
-    let org = new.form.organization_id;
-    let mut conn = pool.get().await?;
-    if let Some(existing) = replayed(&mut conn, org, new.form.client_id.as_deref(), region).await? {
-        return Ok(existing);
+/// Refuses an SMS to a number that opted out of the sending number.
+fn ensure_not_opted_out(
+    recipient: &Recipient,
+    contact_number: &str,
+    org_number: &str,
+) -> Result<(), AppError> {
+    let opt_out = recipient
+        .opt_outs
+        .iter()
+        .find(|(to, from, _)| to == contact_number && from == org_number);
+    match opt_out {
+        Some((_, _, keyword)) => Err(AppError::Conflict(format!(
+            "{contact_number} opted out of SMS from {org_number} (replied {keyword}); they must text START to opt back in"
+        ))),
+        None => Ok(()),
     }
+}
+
+/// Records new messages (see `db::group_commit`): the messages of a batch that carry no
+/// attachments are inserted in one statement, and their contacts' `last_contacted_at`
+/// moved on, in one transaction. Messages with attachments, and every message of a batch
+/// that failed as a whole, are then recorded one by one, so that each caller gets its
+/// own answer. A `client_id` seen before (even in a concurrent request) answers with the
+/// first message and `false`.
+pub struct RecordMessages;
+
+impl BatchWrite for RecordMessages {
+    type Request = NewMessage;
+    type Response = (Message, bool);
+
+    async fn write(
+        &self,
+        conn: &mut DbConn,
+        batch: Vec<NewMessage>,
+    ) -> Vec<Result<(Message, bool), AppError>> {
+        let plain: Vec<MessageInsertForm> = batch
+            .iter()
+            .filter(|new| new.attachment_ids.is_empty())
+            .map(|new| new.form.clone())
+            .collect();
+        let mut inserted: HashMap<MessageId, Message> = HashMap::new();
+        let mut batch_failed = false;
+        if !plain.is_empty() {
+            let written = conn
+                .transaction::<_, AppError, _>(async |conn| {
+                    let messages = db_messages::insert_many(conn, &plain).await?;
+                    touch_contacts(conn, &messages).await?;
+                    Ok(messages)
+                })
+                .await;
+            match written {
+                Ok(messages) => inserted.extend(messages.into_iter().map(|m| (m.id, m))),
+                Err(error) => {
+                    tracing::warn!(error = %error, size = plain.len(), "batch insert failed; recording one by one");
+                    batch_failed = true;
+                }
+            }
+        }
+        let mut answers = Vec::with_capacity(batch.len());
+        for new in batch {
+            let answer = match inserted.remove(&new.form.id) {
+                Some(message) => Ok((message, true)),
+                None if new.attachment_ids.is_empty() && !batch_failed => {
+                    replay_conflict(conn, &new).await
+                }
+                None => record_one(conn, new).await,
+            };
+            answers.push(answer);
+        }
+        answers
+    }
+}
+
+/// Records one message and takes its attachments, in one transaction.
+async fn record_one(conn: &mut DbConn, new: NewMessage) -> Result<(Message, bool), AppError> {
+    let org = new.form.organization_id;
     let inserted = conn
         .transaction::<_, AppError, _>(async |conn| {
             let message = db_messages::insert(conn, &new.form).await?;
             take_attachments(conn, org, &new.attachment_ids, &message).await?;
+            touch_contacts(conn, std::slice::from_ref(&message)).await?;
             Ok(message)
         })
         .await;
-    let message = match inserted {
-        Ok(message) => message,
+    match inserted {
+        Ok(message) => Ok((message, true)),
         Err(AppError::Conflict(_)) if new.form.client_id.is_some() => {
-            // Another request with the same key won the race: answer with its message.
-            return replayed(&mut conn, org, new.form.client_id.as_deref(), region)
-                .await?
-                .ok_or_else(|| {
-                    AppError::internal(anyhow::anyhow!("client_id conflict without a message"))
-                });
+            replay_conflict(conn, &new).await
         }
-        Err(error) => return Err(error),
-    };
-    Ok(AddedMessage {
-        view: view(&mut conn, org, message.clone(), region).await?,
-        message,
-        created: true,
-    })
+        Err(error) => Err(error),
+    }
+}
+
+/// The message another request recorded first under the same `client_id`.
+async fn replay_conflict(conn: &mut DbConn, new: &NewMessage) -> Result<(Message, bool), AppError> {
+    let org = new.form.organization_id;
+    let client_id = new.form.client_id.as_deref().unwrap_or_default();
+    match db_messages::find_by_client_id(conn, org, client_id).await? {
+        Some(message) => Ok((message, false)),
+        None => Err(AppError::internal(anyhow::anyhow!(
+            "message {} was neither inserted nor a repeat",
+            new.form.id
+        ))),
+    }
+}
+
+/// Moves each contact's `last_contacted_at` (the contact list's sort key) to its newest
+/// message; private notes do not count.
+async fn touch_contacts(
+    conn: &mut AsyncPgConnection,
+    messages: &[Message],
+) -> Result<(), AppError> {
+    let mut by_org: HashMap<OrganizationId, (Vec<ContactId>, DateTime<Utc>)> = HashMap::new();
+    for message in messages.iter().filter(|message| !message.private) {
+        let (contacts, at) = by_org
+            .entry(message.organization_id)
+            .or_insert((Vec::new(), message.created_at));
+        contacts.push(message.contact_id);
+        *at = (*at).max(message.created_at);
+    }
+    for (org, (ids, at)) in by_org {
+        contacts::touch_last_contacted(conn, org, &ids, at).await?;
+    }
+    Ok(())
 }
 
 async fn take_attachments(
@@ -760,45 +846,77 @@ pub async fn views(
     Ok(messages
         .into_iter()
         .map(|message| {
-            let is_email = message.channel == "email";
-            let receiver_number_display = message.to_address.as_deref().map(|to| {
-                if is_email {
-                    to.to_string()
-                } else {
-                    validate::display_phone(to, region)
-                }
-            });
-            MessageView {
-                id: message.id,
-                contact_id: message.contact_id,
-                phone_line_label: message
-                    .phone_number_id
-                    .and_then(|id| labels.get(&id).cloned()),
-                receiver_number_display,
-                contact_phone_id: message.contact_method_id.filter(|_| !is_email),
-                contact_email_id: message.contact_method_id.filter(|_| is_email),
-                attachments: attachments.remove(&message.id).unwrap_or_default(),
-                channel: message.channel,
-                direction: message.direction,
-                status: message.status,
-                body: message.body,
-                subject: message.subject,
-                from_address: message.from_address,
-                to_address: message.to_address,
-                phone_number_id: message.phone_number_id,
-                email_address_id: message.email_address_id,
-                source: message.source,
-                ai_origin: message.ai_origin,
-                external_id: message.external_id,
-                error_code: message.error_code,
-                error_message: message.error_message,
-                client_id: message.client_id,
-                private: message.private,
-                sender_user_id: message.sender_user_id,
-                created_at: message.created_at,
-                updated_at: message.updated_at,
-                edited_at: message.edited_at,
-            }
+            let label = message
+                .phone_number_id
+                .and_then(|id| labels.get(&id).cloned());
+            let attached = attachments.remove(&message.id).unwrap_or_default();
+            view_of(message, label, attached, region)
         })
         .collect())
+}
+
+/// The view of a message just recorded: without a query when it has no attachments.
+pub async fn fresh_view(
+    pool: &DbPool,
+    caches: &Caches,
+    message: Message,
+    has_attachments: bool,
+    region: country::Id,
+) -> Result<MessageView, AppError> {
+    let org = message.organization_id;
+    if has_attachments {
+        return view(&mut *pool.get().await?, org, message, region).await;
+    }
+    let config = caches.org(org).await?;
+    let label = config
+        .phone_numbers
+        .iter()
+        .find(|number| Some(number.id) == message.phone_number_id)
+        .map(|number| number.label.clone());
+    Ok(view_of(message, label, Vec::new(), region))
+}
+
+fn view_of(
+    message: Message,
+    phone_line_label: Option<String>,
+    attachments: Vec<AttachmentView>,
+    region: country::Id,
+) -> MessageView {
+    let is_email = message.channel == "email";
+    let receiver_number_display = message.to_address.as_deref().map(|to| {
+        if is_email {
+            to.to_string()
+        } else {
+            validate::display_phone(to, region)
+        }
+    });
+    MessageView {
+        id: message.id,
+        contact_id: message.contact_id,
+        phone_line_label,
+        receiver_number_display,
+        contact_phone_id: message.contact_method_id.filter(|_| !is_email),
+        contact_email_id: message.contact_method_id.filter(|_| is_email),
+        attachments,
+        channel: message.channel,
+        direction: message.direction,
+        status: message.status,
+        body: message.body,
+        subject: message.subject,
+        from_address: message.from_address,
+        to_address: message.to_address,
+        phone_number_id: message.phone_number_id,
+        email_address_id: message.email_address_id,
+        source: message.source,
+        ai_origin: message.ai_origin,
+        external_id: message.external_id,
+        error_code: message.error_code,
+        error_message: message.error_message,
+        client_id: message.client_id,
+        private: message.private,
+        sender_user_id: message.sender_user_id,
+        created_at: message.created_at,
+        updated_at: message.updated_at,
+        edited_at: message.edited_at,
+    }
 }

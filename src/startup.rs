@@ -13,6 +13,7 @@ use tracing_actix_web::TracingLogger;
 use crate::actors::housekeeper::Housekeeper;
 use crate::actors::phi::PhiActor;
 use crate::actors::Realtime;
+use crate::cache::Caches;
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::error;
@@ -24,6 +25,7 @@ use crate::twilio::client::TwilioClient;
 /// What every request handler can reach.
 pub struct AppState {
     pub pool: DbPool,
+    pub caches: Arc<Caches>,
     pub realtime: Arc<Realtime>,
     pub storage: Arc<Storage>,
     /// Vets large drafts on threads of its own.
@@ -86,10 +88,13 @@ impl Application {
             std::time::Duration::from_secs(settings.housekeeping_secs.max(1)),
         )
         .start();
+        let caches = Arc::new(Caches::new(pool.clone()));
         let state = web::Data::new(AppState {
             pool: pool.clone(),
+            caches: caches.clone(),
             realtime: Realtime::start(
                 pool.clone(),
+                caches,
                 default_region,
                 settings.realtime(),
                 secrets.clone(),

@@ -10,7 +10,7 @@ use crate::db::contact_methods::{self, MethodKind};
 use crate::db::ids::{AttachmentId, AuditLogId, MessageId, OrganizationId};
 use crate::db::messages::{self as db_messages, MessageInsertForm, MessageStatus, StatusChange};
 use crate::db::organization_settings::OrganizationSettings;
-use crate::db::{organization_settings, phone_numbers, sms_opt_outs};
+use crate::db::{phone_numbers, sms_opt_outs};
 use crate::error::AppError;
 use crate::messages::NewMessage;
 use crate::startup::AppState;
@@ -39,11 +39,9 @@ impl TwilioWebhook {
         let account_sid = param(&params, "AccountSid")
             .ok_or_else(forbidden)?
             .to_string();
-        let candidates =
-            organization_settings::with_twilio_account(&mut *state.pool.get().await?, &account_sid)
-                .await?;
+        let candidates = state.caches.twilio_account(&account_sid).await?;
         let signers: Vec<OrganizationSettings> = candidates
-            .into_iter()
+            .iter()
             .filter(|settings| {
                 let token = settings
                     .twilio_auth_token_encrypted
@@ -53,6 +51,7 @@ impl TwilioWebhook {
                     twilio::signature::is_valid(&token, url, &params, signature)
                 })
             })
+            .cloned()
             .collect();
         if signers.is_empty() {
             return Err(forbidden());
@@ -386,20 +385,4 @@ async fn audit(
         details,
     };
     Ok(audit_log::record(conn, &entry).await?)
-}
-
-/// Refuses an SMS to a number that opted out of the sending number.
-pub async fn ensure_not_opted_out(
-    conn: &mut diesel_async::AsyncPgConnection,
-    org: OrganizationId,
-    contact_number: &str,
-    org_number: &str,
-) -> Result<(), AppError> {
-    match sms_opt_outs::find(conn, org, contact_number, org_number).await? {
-        Some(opt_out) => Err(AppError::Conflict(format!(
-            "{contact_number} opted out of SMS from {org_number} (replied {}); they must text START to opt back in",
-            opt_out.keyword
-        ))),
-        None => Ok(()),
-    }
 }

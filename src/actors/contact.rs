@@ -15,17 +15,17 @@ use diesel_async::AsyncConnection;
 use serde::Serialize;
 use serde_json::json;
 
-use super::delivery::Deliver;
+use super::delivery::{Deliver, Recorded};
 use super::org::{Liveness, OrgActor};
 use super::stream::{Audience, OrgStream};
 use super::ws_session::Subscriber;
 use super::ActorDeps;
 use crate::db::audit_log::{self, AuditEntry};
+use crate::db::contact_reads;
 use crate::db::ids::{AuditLogId, ContactId, MessageId, OrganizationId, UserId};
 use crate::db::messages::{
-    self as db_messages, Message as StoredMessage, MessageStatus, StatusChange,
+    self as db_messages, Message as StoredMessage, MessageStatus, StatusChange, StatusReport,
 };
-use crate::db::{contact_reads, contacts};
 use crate::error::AppError;
 use crate::messages::{self, AddedMessage, MessageView, NewMessage, StatusView};
 use crate::protocol::{events, Frame};
@@ -91,7 +91,7 @@ impl ContactActor {
         );
     }
 
-    fn hand_to_delivery(&self, message: &StoredMessage) {
+    fn hand_to_delivery(&self, message: &StoredMessage, view: &MessageView) {
         let outgoing = message.direction == "outbound" && !message.private;
         if outgoing && message.status == MessageStatus::Queued.as_str() {
             self.deps.delivery.do_send(Deliver {
@@ -99,6 +99,10 @@ impl ContactActor {
                 organization_id: self.org,
                 contact: self.contact,
                 message_id: message.id,
+                recorded: Some(Recorded {
+                    message: message.clone(),
+                    has_attachments: !view.attachments.is_empty(),
+                }),
             });
         }
     }
@@ -134,30 +138,7 @@ impl ContactActor {
                 true,
             );
         }
-        self.hand_to_delivery(message);
-        if contacted {
-            // The contact list's sort key, not part of the message: updated off the
-            // ordered path. Detached from this actor's context on purpose: a spawned
-            // future would be paused while a later handler waits (`AtomicResponse`),
-            // holding its pooled connection while that handler waits for one.
-            let (pool, org, contact, at) = (
-                self.deps.pool.clone(),
-                self.org,
-                self.contact,
-                message.created_at,
-            );
-            actix::spawn(async move {
-                let touched = async {
-                    let mut conn = pool.get().await?;
-                    Ok::<_, AppError>(
-                        contacts::touch_last_contacted(&mut conn, org, contact, at).await?,
-                    )
-                };
-                if let Err(error) = touched.await {
-                    tracing::warn!(%contact, error = %error, "could not update last_contacted_at");
-                }
-            });
-        }
+        self.hand_to_delivery(message, &added.view);
     }
 }
 
@@ -203,24 +184,41 @@ impl Handler<AddMessage> for ContactActor {
     type Result = AtomicResponse<Self, Result<AddedMessage, AppError>>;
 
     fn handle(&mut self, AddMessage(new): AddMessage, _: &mut Context<Self>) -> Self::Result {
-        let (pool, region) = (self.deps.pool.clone(), self.deps.region);
+        let deps = self.deps.clone();
         AtomicResponse::new(Box::pin(
-            async move { messages::record(&pool, new, region).await }
-                .into_actor(self)
-                .map(|result, actor, _| {
-                    if let Ok(added) = &result {
-                        if added.created {
-                            actor.on_new_message(added);
-                        }
+            async move {
+                let has_attachments = !new.attachment_ids.is_empty();
+                let (message, created) = deps.records.submit(new).await?;
+                let view = messages::fresh_view(
+                    &deps.pool,
+                    &deps.caches,
+                    message.clone(),
+                    has_attachments || !created,
+                    deps.region,
+                )
+                .await?;
+                Ok(AddedMessage {
+                    message,
+                    view,
+                    created,
+                })
+            }
+            .into_actor(self)
+            .map(|result, actor, _| {
+                if let Ok(added) = &result {
+                    if added.created {
+                        actor.on_new_message(added);
                     }
-                    result
-                }),
+                }
+                result
+            }),
         ))
     }
 }
 
-/// A carrier's (or the sandbox's) report on a message. Stale and repeated reports
-/// change nothing and broadcast nothing.
+/// A carrier's (or the sandbox's) report on a message: a new status, or the carrier's
+/// id for a message it accepted (`external_id`, with the status it already has). Stale
+/// and repeated reports change nothing and broadcast nothing.
 #[derive(Message)]
 #[rtype(result = "Result<Option<StoredMessage>, AppError>")]
 pub struct ApplyStatus {
@@ -232,62 +230,23 @@ impl Handler<ApplyStatus> for ContactActor {
     type Result = AtomicResponse<Self, Result<Option<StoredMessage>, AppError>>;
 
     fn handle(&mut self, report: ApplyStatus, _: &mut Context<Self>) -> Self::Result {
-        let (pool, org) = (self.deps.pool.clone(), self.org);
+        let report = StatusReport {
+            organization_id: self.org,
+            id: report.message_id,
+            change: report.change,
+        };
+        let statuses = self.deps.statuses.clone();
         AtomicResponse::new(Box::pin(
-            async move {
-                let mut conn = pool.get().await?;
-                Ok(
-                    db_messages::advance_status(&mut conn, org, report.message_id, &report.change)
-                        .await?,
-                )
-            }
-            .into_actor(self)
-            .map(
-                |result: Result<Option<StoredMessage>, AppError>, actor, _| {
-                    if let Ok(Some(message)) = &result {
-                        actor.broadcast(events::MESSAGE_STATUS, &StatusView::from(message));
-                    }
-                    result
-                },
-            ),
-        ))
-    }
-}
-
-/// The carrier took the message and named it: record its id (the status stays where
-/// it is; the carrier's callbacks move it on).
-#[derive(Message)]
-#[rtype(result = "Result<(), AppError>")]
-pub struct CarrierAccepted {
-    pub message_id: MessageId,
-    pub external_id: String,
-}
-
-impl Handler<CarrierAccepted> for ContactActor {
-    type Result = AtomicResponse<Self, Result<(), AppError>>;
-
-    fn handle(&mut self, accepted: CarrierAccepted, _: &mut Context<Self>) -> Self::Result {
-        let (pool, org) = (self.deps.pool.clone(), self.org);
-        AtomicResponse::new(Box::pin(
-            async move {
-                let mut conn = pool.get().await?;
-                Ok(db_messages::record_external_id(
-                    &mut conn,
-                    org,
-                    accepted.message_id,
-                    &accepted.external_id,
-                )
-                .await?)
-            }
-            .into_actor(self)
-            .map(
-                |result: Result<Option<StoredMessage>, AppError>, actor, _| {
-                    if let Some(message) = result? {
-                        actor.broadcast(events::MESSAGE_STATUS, &StatusView::from(&message));
-                    }
-                    Ok(())
-                },
-            ),
+            async move { statuses.submit(report).await }
+                .into_actor(self)
+                .map(
+                    |result: Result<Option<StoredMessage>, AppError>, actor, _| {
+                        if let Ok(Some(message)) = &result {
+                            actor.broadcast(events::MESSAGE_STATUS, &StatusView::from(message));
+                        }
+                        result
+                    },
+                ),
         ))
     }
 }
@@ -309,6 +268,7 @@ impl Handler<Redeliver> for ContactActor {
             organization_id: self.org,
             contact: self.contact,
             message_id: redeliver.message_id,
+            recorded: None,
         });
     }
 }
@@ -341,7 +301,7 @@ impl Handler<RetryMessage> for ContactActor {
                 |result: Result<(StoredMessage, MessageView), AppError>, actor, _| {
                     let (message, view) = result?;
                     actor.broadcast(events::MESSAGE_STATUS, &StatusView::from(&message));
-                    actor.hand_to_delivery(&message);
+                    actor.hand_to_delivery(&message, &view);
                     Ok(view)
                 },
             ),

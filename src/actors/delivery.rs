@@ -19,16 +19,15 @@ use diesel::OptionalExtension;
 use rand::Rng;
 use tokio::sync::Semaphore;
 
-use super::contact::{ApplyStatus, CarrierAccepted};
+use super::contact::ApplyStatus;
 use super::org::{OrgActor, ToContact};
 use super::sandbox::{self, SandboxTransport};
+use crate::cache::Caches;
 use crate::db::ids::{ContactId, MessageId, OrganizationId};
 use crate::db::message_attachments::Attachment;
 use crate::db::messages::{self as db_messages, Message, MessageStatus, StatusChange};
 use crate::db::organization_settings::OrganizationSettings;
-use crate::db::{
-    email_addresses, message_attachments, organization_settings, sms_opt_outs, DbPool,
-};
+use crate::db::{message_attachments, sms_opt_outs, DbPool};
 use crate::error::AppError;
 use crate::mail::{self, MailAttachment, MailOutcome, OutgoingEmail, SmtpServer};
 use crate::secrets::SecretKey;
@@ -58,6 +57,7 @@ pub struct DeliveryActor {
 /// What every delivery job shares: the ways out, and the limits on using them.
 struct Carriers {
     pool: DbPool,
+    caches: Arc<Caches>,
     secrets: SecretKey,
     twilio: TwilioClient,
     sandbox: Addr<SandboxTransport>,
@@ -71,6 +71,7 @@ struct Carriers {
 impl DeliveryActor {
     pub fn new(
         pool: DbPool,
+        caches: Arc<Caches>,
         secrets: SecretKey,
         twilio: TwilioClient,
         sandbox: Addr<SandboxTransport>,
@@ -80,6 +81,7 @@ impl DeliveryActor {
         DeliveryActor {
             carriers: Arc::new(Carriers {
                 pool,
+                caches,
                 secrets,
                 twilio,
                 sandbox,
@@ -105,6 +107,14 @@ pub struct Deliver {
     pub organization_id: OrganizationId,
     pub contact: ContactId,
     pub message_id: MessageId,
+    /// The message as just recorded, saving a read; `None` makes the job read it.
+    pub recorded: Option<Recorded>,
+}
+
+#[derive(Clone)]
+pub struct Recorded {
+    pub message: Message,
+    pub has_attachments: bool,
 }
 
 impl Handler<Deliver> for DeliveryActor {
@@ -133,6 +143,12 @@ impl Handler<Deliver> for DeliveryActor {
     }
 }
 
+/// The domain of the sender's address, for the Message-ID.
+fn mail_domain(from: &str) -> &str {
+    from.rsplit_once('@')
+        .map_or("switchboard.local", |(_, domain)| domain)
+}
+
 /// How long a message may sit in `sending` without a carrier id before it is taken as
 /// abandoned by a stopped server (retries and pacing of a live one end well within it).
 pub const STALE_SENDING: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
@@ -153,12 +169,25 @@ struct Job {
 impl Job {
     async fn run(self) -> Result<(), AppError> {
         let org = self.deliver.organization_id;
-        let mut conn = self.carriers.pool.get().await?;
-        let Some(message) = db_messages::get(&mut conn, org, self.deliver.message_id)
-            .await
-            .optional()?
-        else {
-            return Ok(());
+        let Recorded {
+            message,
+            has_attachments,
+        } = match self.deliver.recorded.clone() {
+            Some(recorded) => recorded,
+            None => {
+                let mut conn = self.carriers.pool.get().await?;
+                let Some(message) = db_messages::get(&mut conn, org, self.deliver.message_id)
+                    .await
+                    .optional()?
+                else {
+                    return Ok(());
+                };
+                Recorded {
+                    message,
+                    // Unknown: asked of storage when sending.
+                    has_attachments: true,
+                }
+            }
         };
         // A queued message is ours once claimed; one left `sending` (without a carrier id)
         // by a server that stopped mid-send is taken over after a long silence, and
@@ -169,13 +198,9 @@ impl Job {
         if message.status != MessageStatus::Queued.as_str() && !recovering {
             return Ok(());
         }
-        let settings = organization_settings::get(&mut conn, org).await?;
-        let sender = match message.email_address_id {
-            Some(id) => email_addresses::get(&mut conn, org, id).await.optional()?,
-            None => None,
-        };
-        drop(conn);
-        let carrier = match (message.channel.as_str(), &settings) {
+        let config = self.carriers.caches.org(org).await?;
+        let settings = &config.settings;
+        let carrier = match (message.channel.as_str(), settings) {
             (
                 "sms",
                 OrganizationSettings {
@@ -207,6 +232,11 @@ impl Job {
                     ),
                     None => None,
                 };
+                let from_name = config
+                    .email_addresses
+                    .iter()
+                    .find(|address| Some(address.id) == message.email_address_id)
+                    .and_then(|address| address.display_name.clone());
                 Carrier::Smtp(
                     SmtpServer {
                         host: host.clone(),
@@ -215,7 +245,7 @@ impl Job {
                         password,
                         security: settings.smtp_security.clone(),
                     },
-                    sender.and_then(|sender| sender.display_name),
+                    from_name,
                 )
             }
             _ => {
@@ -262,12 +292,28 @@ impl Job {
         };
         match carrier {
             Carrier::Twilio(credentials) => {
-                self.send_sms(&message, &credentials, to, from, recovering)
+                let media_urls = match has_attachments {
+                    true => self.media_urls(&message).await?,
+                    false => Vec::new(),
+                };
+                self.send_sms(&message, &credentials, to, from, &media_urls, recovering)
                     .await
             }
             Carrier::Smtp(server, from_name) => {
-                self.send_email(&message, &server, to, from, from_name)
-                    .await
+                let attachments = match has_attachments {
+                    true => self.mail_attachments(&message).await?,
+                    false => Vec::new(),
+                };
+                let email = OutgoingEmail {
+                    from_address: from,
+                    from_name: from_name.as_deref(),
+                    to,
+                    subject: message.subject.as_deref().unwrap_or_default(),
+                    markdown: &message.body,
+                    message_id: format!("<{}@{}>", message.id, mail_domain(from)),
+                    attachments,
+                };
+                self.send_email(&message, &server, &email).await
             }
         }
     }
@@ -278,14 +324,14 @@ impl Job {
         credentials: &Credentials,
         to: &str,
         from: &str,
+        media_urls: &[String],
         recovering: bool,
     ) -> Result<(), AppError> {
-        let media_urls = self.media_urls(message).await?;
         let sms = OutgoingSms {
             to,
             from,
             body: &message.body,
-            media_urls: &media_urls,
+            media_urls,
             status_callback: &self.carriers.config.status_callback,
         };
         // The stopped server may have got it to Twilio: adopt it rather than send twice.
@@ -353,37 +399,19 @@ impl Job {
         &self,
         message: &Message,
         server: &SmtpServer,
-        to: &str,
-        from: &str,
-        from_name: Option<String>,
+        email: &OutgoingEmail<'_>,
     ) -> Result<(), AppError> {
-        let domain = from
-            .rsplit_once('@')
-            .map_or("switchboard.local", |(_, domain)| domain);
-        let email = OutgoingEmail {
-            from_address: from,
-            from_name: from_name.as_deref(),
-            to,
-            subject: message.subject.as_deref().unwrap_or_default(),
-            markdown: &message.body,
-            message_id: format!("<{}@{domain}>", message.id),
-            attachments: self.mail_attachments(message).await?,
-        };
         let mut last_reason = String::new();
         for attempt in 0..self.carriers.config.max_attempts {
-            match mail::send(server, &email).await {
+            match mail::send(server, email).await {
                 MailOutcome::Sent => {
-                    self.accepted(message, email.message_id.clone()).await?;
-                    self.report(
-                        message,
-                        StatusChange {
-                            status: MessageStatus::Sent,
-                            external_id: None,
-                            error_code: None,
-                            error_message: None,
-                        },
-                    )
-                    .await?;
+                    let sent = StatusChange {
+                        status: MessageStatus::Sent,
+                        external_id: Some(email.message_id.clone()),
+                        error_code: None,
+                        error_message: None,
+                    };
+                    self.report(message, sent).await?;
                     return Ok(());
                 }
                 MailOutcome::Rejected(reply) => {
@@ -464,12 +492,17 @@ impl Job {
         Ok(claimed.await?.is_some())
     }
 
+    /// The carrier took the message and named it: its id is recorded (the status stays
+    /// `sending`; the carrier's callbacks move it on).
     async fn accepted(&self, message: &Message, sid: String) -> Result<(), AppError> {
-        let accepted = CarrierAccepted {
-            message_id: message.id,
-            external_id: sid,
+        let accepted = StatusChange {
+            status: MessageStatus::Sending,
+            external_id: Some(sid),
+            error_code: None,
+            error_message: None,
         };
-        self.to_contact(accepted).await?
+        self.report(message, accepted).await?;
+        Ok(())
     }
 
     async fn fail(&self, message: &Message, code: &str, reason: &str) -> Result<(), AppError> {

@@ -35,9 +35,13 @@ use std::time::Duration;
 use actix::{Actor, Addr, Arbiter, ArbiterHandle, Handler, MailboxError, Message};
 use phonenumber::country;
 
+use crate::cache::Caches;
+use crate::db::group_commit::GroupCommit;
 use crate::db::ids::{ContactId, OrganizationId};
+use crate::db::messages::ApplyStatuses;
 use crate::db::DbPool;
 use crate::error::AppError;
+use crate::messages::RecordMessages;
 use crate::secrets::SecretKey;
 use crate::storage::Storage;
 use crate::twilio::client::TwilioClient;
@@ -71,6 +75,11 @@ pub struct RealtimeConfig {
 /// What the actors need from the rest of the application.
 pub struct ActorDeps {
     pub pool: DbPool,
+    pub caches: Arc<Caches>,
+    /// New messages, written in batches.
+    pub records: GroupCommit<RecordMessages>,
+    /// Status reports, written in batches.
+    pub statuses: GroupCommit<ApplyStatuses>,
     pub region: country::Id,
     pub config: RealtimeConfig,
     pub delivery: Addr<DeliveryActor>,
@@ -86,8 +95,10 @@ pub struct Realtime {
 impl Realtime {
     /// Starts one arbiter per core for the organisations' actors. Call from within the
     /// actix system.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         pool: DbPool,
+        caches: Arc<Caches>,
         region: country::Id,
         config: RealtimeConfig,
         secrets: SecretKey,
@@ -97,14 +108,25 @@ impl Realtime {
     ) -> Arc<Realtime> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let sandbox = SandboxTransport::new(config.sandbox_delay).start();
-        let delivery =
-            DeliveryActor::new(pool.clone(), secrets, twilio, sandbox, storage, delivery).start();
+        let delivery = DeliveryActor::new(
+            pool.clone(),
+            caches.clone(),
+            secrets,
+            twilio,
+            sandbox,
+            storage,
+            delivery,
+        )
+        .start();
         let sweep_every = config.outbox_sweep;
         let realtime = Arc::new(Realtime {
             orgs: Mutex::new(HashMap::new()),
             arbiters: (0..cores).map(|_| Arbiter::new().handle()).collect(),
             deps: Arc::new(ActorDeps {
+                records: GroupCommit::start(pool.clone(), RecordMessages),
+                statuses: GroupCommit::start(pool.clone(), ApplyStatuses),
                 pool,
+                caches,
                 region,
                 config,
                 delivery,

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::ids::{ContactId, ContactMethodId, OrganizationId};
-use super::schema::contact_methods;
+use super::ids::{ContactId, ContactMethodId, OrganizationId, PhoneNumberId};
+use super::schema::{contact_methods, contacts, messages, sms_opt_outs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MethodKind {
@@ -195,4 +195,84 @@ pub async fn find_by_value(
         .first(conn)
         .await
         .optional()
+}
+
+/// What a send needs to know about its recipient, in one round trip: every phone and
+/// email of the contact (preferred first, then oldest first), which organisation numbers
+/// each phone opted out of (and with which keyword), and the organisation number the
+/// contact last wrote to. `None` when the organisation has no such contact.
+pub struct Recipient {
+    pub methods: Vec<ContactMethod>,
+    /// (contact number, organisation number, keyword).
+    pub opt_outs: Vec<(String, String, String)>,
+    pub last_inbound_number: Option<PhoneNumberId>,
+}
+
+pub async fn recipient(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    contact: ContactId,
+) -> QueryResult<Option<Recipient>> {
+    let last_inbound_number = messages::table
+        .filter(messages::organization_id.eq(org))
+        .filter(messages::contact_id.eq(contact))
+        .filter(messages::direction.eq("inbound"))
+        .filter(messages::phone_number_id.is_not_null())
+        .order((messages::created_at.desc(), messages::id.desc()))
+        .select(messages::phone_number_id)
+        .limit(1)
+        .single_value();
+    type Row = (
+        Option<ContactMethod>,
+        Option<(String, String, String)>,
+        Option<PhoneNumberId>,
+    );
+    let rows: Vec<Row> = contacts::table
+        .left_join(
+            contact_methods::table.on(contact_methods::contact_id
+                .eq(contacts::id)
+                .and(contact_methods::organization_id.eq(contacts::organization_id))),
+        )
+        .left_join(
+            sms_opt_outs::table.on(sms_opt_outs::organization_id
+                .eq(contacts::organization_id)
+                .and(sms_opt_outs::contact_number.eq(contact_methods::value))
+                .and(contact_methods::kind.eq(MethodKind::Phone.as_str()))),
+        )
+        .filter(contacts::organization_id.eq(org))
+        .filter(contacts::id.eq(contact))
+        .order((contact_methods::is_preferred.desc(), contact_methods::id))
+        .select((
+            Option::<ContactMethod>::as_select(),
+            (
+                sms_opt_outs::contact_number,
+                sms_opt_outs::org_number,
+                sms_opt_outs::keyword,
+            )
+                .nullable(),
+            last_inbound_number,
+        ))
+        .load(conn)
+        .await?;
+    let Some(last_inbound_number) = rows.as_slice().first().map(|row| row.2) else {
+        return Ok(None);
+    };
+    let mut recipient = Recipient {
+        methods: Vec::new(),
+        opt_outs: Vec::new(),
+        last_inbound_number,
+    };
+    for (method, opt_out, _) in rows {
+        if let Some(method) = method {
+            if recipient
+                .methods
+                .last()
+                .is_none_or(|last| last.id != method.id)
+            {
+                recipient.methods.push(method);
+            }
+        }
+        recipient.opt_outs.extend(opt_out);
+    }
+    Ok(Some(recipient))
 }

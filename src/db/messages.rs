@@ -1,14 +1,19 @@
 //! Messages: what was sent or received, on which channel, and where it stands.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
+use super::group_commit::BatchWrite;
 use super::ids::{
     ContactId, ContactMethodId, EmailAddressId, MessageId, OrganizationId, PhoneNumberId, UserId,
 };
 use super::schema::messages;
+use super::DbConn;
+use crate::error::AppError;
 
 /// The carrier lifecycle. Statuses only move forward: see [`MessageStatus::replaces`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +63,7 @@ impl MessageStatus {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = messages)]
 pub struct Message {
     pub id: MessageId,
@@ -129,6 +134,20 @@ pub async fn insert(
         .values(form)
         .returning(Message::as_returning())
         .get_result(conn)
+        .await
+}
+
+/// Inserts several messages in one statement. A message whose `client_id` the
+/// organisation used before is skipped: it is missing from the answer.
+pub async fn insert_many(
+    conn: &mut AsyncPgConnection,
+    forms: &[MessageInsertForm],
+) -> QueryResult<Vec<Message>> {
+    diesel::insert_into(messages::table)
+        .values(forms)
+        .on_conflict_do_nothing()
+        .returning(Message::as_returning())
+        .get_results(conn)
         .await
 }
 
@@ -220,70 +239,166 @@ pub async fn last_inbound_phone_number(
         .optional()
 }
 
-/// Moves a message to a new status if its current one may be replaced; `None` when the
-/// report is stale or repeated (the stored status already supersedes it).
-pub async fn advance_status(
-    conn: &mut AsyncPgConnection,
-    org: OrganizationId,
-    id: MessageId,
-    change: &StatusChange,
-) -> QueryResult<Option<Message>> {
-    let replaceable: Vec<&str> = change
-        .status
-        .replaces()
-        .iter()
-        .map(|s| s.as_str())
-        .collect();
-    diesel::update(
-        messages::table
-            .filter(messages::organization_id.eq(org))
-            .filter(messages::id.eq(id))
-            .filter(messages::status.eq_any(replaceable)),
-    )
-    .set((
-        messages::status.eq(change.status.as_str()),
-        // A report without these leaves the stored values alone.
-        change
-            .external_id
-            .as_ref()
-            .map(|sid| messages::external_id.eq(sid)),
-        change
-            .error_code
-            .as_ref()
-            .map(|code| messages::error_code.eq(code)),
-        change
-            .error_message
-            .as_ref()
-            .map(|text| messages::error_message.eq(text)),
-        messages::updated_at.eq(diesel::dsl::now),
-    ))
-    .returning(Message::as_returning())
-    .get_result(conn)
-    .await
-    .optional()
+/// A status report for one of an organisation's messages.
+#[derive(Debug, Clone)]
+pub struct StatusReport {
+    pub organization_id: OrganizationId,
+    pub id: MessageId,
+    pub change: StatusChange,
 }
 
-/// Records the carrier's id for a message it accepted (once).
-pub async fn record_external_id(
+/// Status reports written in batches (see `group_commit`); each answer is the message
+/// as it now stands, or `None` when the report changed nothing.
+pub struct ApplyStatuses;
+
+impl BatchWrite for ApplyStatuses {
+    type Request = StatusReport;
+    type Response = Option<Message>;
+
+    async fn write(
+        &self,
+        conn: &mut DbConn,
+        batch: Vec<StatusReport>,
+    ) -> Vec<Result<Option<Message>, AppError>> {
+        // One statement updates a row once: a message reported twice in the batch waits
+        // for the next round, so the reports apply in the order they came.
+        let mut answers: Vec<Option<Result<Option<Message>, AppError>>> =
+            batch.iter().map(|_| None).collect();
+        let mut waiting: Vec<usize> = (0..batch.len()).collect();
+        while !waiting.is_empty() {
+            let mut seen = HashSet::new();
+            let (round, later): (Vec<usize>, Vec<usize>) = waiting
+                .iter()
+                .partition(|&&index| seen.insert(batch[index].id));
+            let reports: Vec<StatusReport> =
+                round.iter().map(|&index| batch[index].clone()).collect();
+            match advance_statuses(conn, &reports).await {
+                Ok(changed) => {
+                    let mut changed: HashMap<MessageId, Message> = changed
+                        .into_iter()
+                        .map(|message| (message.id, message))
+                        .collect();
+                    for index in round {
+                        answers[index] = Some(Ok(changed.remove(&batch[index].id)));
+                    }
+                }
+                Err(error) => {
+                    for index in round {
+                        let failed = anyhow::anyhow!("applying status reports: {error}");
+                        answers[index] = Some(Err(AppError::internal(failed)));
+                    }
+                }
+            }
+            waiting = later;
+        }
+        answers.into_iter().flatten().collect()
+    }
+}
+
+/// Applies status reports, one statement for all (each message at most once). A report
+/// moves its message on if the current status may be replaced (see
+/// [`MessageStatus::replaces`]), and then sets the error it carries; a carrier id is
+/// recorded if the message has none yet, whatever its status. Answers the messages that
+/// changed: stale and repeated reports change nothing.
+pub async fn advance_statuses(
     conn: &mut AsyncPgConnection,
-    org: OrganizationId,
-    id: MessageId,
-    external_id: &str,
-) -> QueryResult<Option<Message>> {
-    diesel::update(
-        messages::table
-            .filter(messages::organization_id.eq(org))
-            .filter(messages::id.eq(id))
-            .filter(messages::external_id.is_null()),
-    )
-    .set((
-        messages::external_id.eq(external_id),
-        messages::updated_at.eq(diesel::dsl::now),
-    ))
-    .returning(Message::as_returning())
-    .get_result(conn)
+    reports: &[StatusReport],
+) -> QueryResult<Vec<Message>> {
+    let replaceable = |report: &StatusReport| {
+        let statuses: Vec<&str> = report
+            .change
+            .status
+            .replaces()
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        statuses.join(",")
+    };
+    AdvanceStatuses {
+        organization_ids: reports.iter().map(|r| r.organization_id).collect(),
+        ids: reports.iter().map(|r| r.id).collect(),
+        statuses: reports.iter().map(|r| r.change.status.as_str()).collect(),
+        replaceable: reports.iter().map(replaceable).collect(),
+        external_ids: reports
+            .iter()
+            .map(|r| r.change.external_id.clone())
+            .collect(),
+        error_codes: reports
+            .iter()
+            .map(|r| r.change.error_code.clone())
+            .collect(),
+        error_messages: reports
+            .iter()
+            .map(|r| r.change.error_message.clone())
+            .collect(),
+    }
+    .load(conn)
     .await
-    .optional()
+}
+
+/// The statement behind [`advance_statuses`]: one row of arrays, so its text never
+/// changes and PostgreSQL prepares it once per connection (`diesel::sql_query` would be
+/// parsed and planned anew every time).
+#[derive(diesel::query_builder::QueryId)]
+struct AdvanceStatuses {
+    organization_ids: Vec<OrganizationId>,
+    ids: Vec<MessageId>,
+    statuses: Vec<&'static str>,
+    /// Per report, the statuses it may replace, comma-separated.
+    replaceable: Vec<String>,
+    external_ids: Vec<Option<String>>,
+    error_codes: Vec<Option<String>>,
+    error_messages: Vec<Option<String>>,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvanceStatuses {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Nullable, Text, Uuid};
+        // SET and WHERE see the stored row as it was: `m.status = ANY(c.replaces)` is
+        // "the report moves the message on".
+        out.push_sql(
+            "UPDATE messages AS m SET \
+                 status = CASE WHEN m.status = ANY(c.replaces) THEN c.status ELSE m.status END, \
+                 external_id = COALESCE(m.external_id, c.external_id), \
+                 error_code = CASE WHEN m.status = ANY(c.replaces) \
+                     THEN COALESCE(c.error_code, m.error_code) ELSE m.error_code END, \
+                 error_message = CASE WHEN m.status = ANY(c.replaces) \
+                     THEN COALESCE(c.error_message, m.error_message) ELSE m.error_message END, \
+                 updated_at = now() \
+             FROM (SELECT r.organization_id, r.id, r.status, \
+                          string_to_array(r.replaces, ',') AS replaces, \
+                          r.external_id, r.error_code, r.error_message \
+                   FROM unnest(",
+        );
+        out.push_bind_param::<Array<Uuid>, _>(&self.organization_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Uuid>, _>(&self.ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.statuses)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.replaceable)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.external_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.error_codes)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.error_messages)?;
+        out.push_sql(
+            ") AS r(organization_id, id, status, replaces, external_id, error_code, error_message) \
+             ) AS c \
+             WHERE m.organization_id = c.organization_id AND m.id = c.id \
+               AND (m.status = ANY(c.replaces) OR (m.external_id IS NULL AND c.external_id IS NOT NULL)) \
+             RETURNING m.*",
+        );
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for AdvanceStatuses {
+    type SqlType = diesel::sql_types::Untyped;
 }
 
 /// Outbound messages still queued since before `queued_before`, or left `sending`

@@ -85,6 +85,18 @@ impl Policy {
         }
     }
 
+    /// The extra patterns, compiled (each was checked when the policy was saved).
+    pub fn compiled_patterns(&self) -> Vec<(String, regex::Regex)> {
+        self.extra_patterns
+            .iter()
+            .filter_map(|extra| {
+                regex::Regex::new(&extra.pattern)
+                    .ok()
+                    .map(|regex| (extra.name.clone(), regex))
+            })
+            .collect()
+    }
+
     pub fn action(&self, kind: PhiKind) -> Action {
         self.actions
             .get(&kind)

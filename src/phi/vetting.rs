@@ -7,9 +7,10 @@ use serde::Serialize;
 use super::policy::{Action, Policy};
 use super::{scan, scan_custom, Allowed, Finding, PhiKind};
 use crate::actors::phi::Scan;
-use crate::db::contact_methods::{self, MethodKind};
+use crate::cache::OrgConfig;
+use crate::db::contact_methods::{self, ContactMethod, MethodKind};
 use crate::db::ids::{ContactId, OrganizationId};
-use crate::db::{contacts, email_addresses, phi_policies, phone_numbers};
+use crate::db::{contacts, phi_policies};
 use crate::error::AppError;
 use crate::startup::AppState;
 
@@ -38,40 +39,77 @@ pub async fn policy(state: &AppState, org: OrganizationId) -> Result<Policy, App
     ))
 }
 
-/// Vets `body` as a message from `org` to `contact` (if known): the organisation's own
-/// numbers and addresses, the recipient's own, and the policy's allowed terms are not
-/// findings; kinds the policy turns off are dropped.
+/// Vets `body` as a message from `org` to `contact` (if known).
 pub async fn vet(
     state: &AppState,
     org: OrganizationId,
     body: String,
     contact: Option<ContactId>,
 ) -> Result<Verdict, AppError> {
-    let policy = policy(state, org).await?;
-    let mut allowed = allowed(state, org, contact).await?;
-    allowed.terms = policy
-        .allowed_terms
-        .iter()
-        .map(|term| term.to_lowercase())
-        .collect();
-    let custom: Vec<(String, regex::Regex)> = policy
-        .extra_patterns
-        .iter()
-        .filter_map(|extra| {
-            regex::Regex::new(&extra.pattern)
-                .ok()
-                .map(|regex| (extra.name.clone(), regex))
-        })
-        .collect();
+    let config = state.caches.org(org).await?;
+    let methods = match contact {
+        Some(contact) => {
+            let mut conn = state.pool.get().await?;
+            contacts::get(&mut conn, org, contact)
+                .await
+                .optional()?
+                .ok_or(AppError::NotFound("contact"))?;
+            contact_methods::list_for_contacts(&mut conn, org, &[contact]).await?
+        }
+        None => Vec::new(),
+    };
+    vet_with(state, &config, allowed(&config, &methods), body).await
+}
+
+/// What is never a finding in a message from the organisation to a contact: the
+/// organisation's own numbers and addresses, the recipient's own, and the policy's
+/// allowed terms.
+pub fn allowed(config: &OrgConfig, recipient: &[ContactMethod]) -> Allowed {
+    let mut allowed = Allowed {
+        phones: config
+            .phone_numbers
+            .iter()
+            .map(|number| number.phone_number.clone())
+            .collect(),
+        emails: config
+            .email_addresses
+            .iter()
+            .map(|address| address.address.to_ascii_lowercase())
+            .collect(),
+        terms: config
+            .phi_policy
+            .allowed_terms
+            .iter()
+            .map(|term| term.to_lowercase())
+            .collect(),
+    };
+    for method in recipient {
+        if method.kind == MethodKind::Phone.as_str() {
+            allowed.phones.push(method.value.clone());
+        } else {
+            allowed.emails.push(method.value.to_ascii_lowercase());
+        }
+    }
+    allowed
+}
+
+/// Vets `body` under the organisation's policy; kinds the policy turns off are dropped.
+pub async fn vet_with(
+    state: &AppState,
+    config: &OrgConfig,
+    allowed: Allowed,
+    body: String,
+) -> Result<Verdict, AppError> {
+    let policy = &config.phi_policy;
     let findings = if body.len() <= INLINE_BYTES {
         let mut findings = scan(&body, &allowed);
-        findings.extend(scan_custom(&body, &custom));
+        findings.extend(scan_custom(&body, &config.phi_patterns));
         findings
     } else {
         let draft = Scan {
             text: body,
             allowed,
-            custom,
+            custom: config.phi_patterns.clone(),
         };
         state
             .phi
@@ -97,39 +135,4 @@ pub async fn vet(
         .iter()
         .any(|finding| finding.action == Action::Block);
     Ok(Verdict { findings, blocked })
-}
-
-async fn allowed(
-    state: &AppState,
-    org: OrganizationId,
-    contact: Option<ContactId>,
-) -> Result<Allowed, AppError> {
-    let mut conn = state.pool.get().await?;
-    let mut allowed = Allowed {
-        phones: phone_numbers::list(&mut conn, org)
-            .await?
-            .into_iter()
-            .map(|n| n.phone_number)
-            .collect(),
-        emails: email_addresses::list(&mut conn, org)
-            .await?
-            .into_iter()
-            .map(|a| a.address.to_ascii_lowercase())
-            .collect(),
-        terms: Vec::new(),
-    };
-    if let Some(contact) = contact {
-        contacts::get(&mut conn, org, contact)
-            .await
-            .optional()?
-            .ok_or(AppError::NotFound("contact"))?;
-        for method in contact_methods::list_for_contacts(&mut conn, org, &[contact]).await? {
-            if method.kind == MethodKind::Phone.as_str() {
-                allowed.phones.push(method.value);
-            } else {
-                allowed.emails.push(method.value.to_ascii_lowercase());
-            }
-        }
-    }
-    Ok(allowed)
 }

@@ -1,14 +1,15 @@
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use diesel::OptionalExtension;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::accounts::{self, UserView};
-use crate::auth::{Caller, CSRF_COOKIE, SESSION_COOKIE};
+use crate::auth::{presented_token, Caller, CSRF_COOKIE, SESSION_COOKIE};
 use crate::db::{api_tokens, organizations};
 use crate::error::AppError;
 use crate::extract::ApiJson;
+use crate::secrets;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -59,13 +60,20 @@ async fn login(
 
 /// Revokes the token this request came with, and clears the dashboard's cookies.
 #[post("/auth/logout")]
-async fn logout(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
+async fn logout(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+) -> Result<HttpResponse, AppError> {
     api_tokens::revoke(
         &mut *state.pool.get().await?,
         caller.organization_id,
         caller.token_id,
     )
     .await?;
+    if let Some((token, _)) = presented_token(&request) {
+        state.caches.forget_session(&secrets::hash_token(&token));
+    }
     let mut response = HttpResponse::NoContent().finish();
     for name in [SESSION_COOKIE, CSRF_COOKIE] {
         let mut cookie = Cookie::new(name, "");

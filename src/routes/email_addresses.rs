@@ -60,6 +60,7 @@ async fn create(
         display_name: validate::optional_text(body.0.display_name.as_deref(), "display_name")?,
     };
     let address = email_addresses::insert(&mut *state.pool.get().await?, &form).await?;
+    state.caches.forget_org(caller.organization_id);
     Ok(HttpResponse::Created().json(address))
 }
 
@@ -77,6 +78,7 @@ async fn show(
     .await
     .optional()?
     .ok_or(AppError::NotFound("email address"))?;
+    state.caches.forget_org(caller.organization_id);
     Ok(HttpResponse::Ok().json(address))
 }
 
@@ -109,6 +111,7 @@ async fn update(
     .await
     .optional()?
     .ok_or(AppError::NotFound("email address"))?;
+    state.caches.forget_org(caller.organization_id);
     Ok(HttpResponse::Ok().json(address))
 }
 
@@ -119,13 +122,14 @@ async fn remove(
     path: web::Path<EmailAddressId>,
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
-    match email_addresses::delete(
+    let deleted = email_addresses::delete(
         &mut *state.pool.get().await?,
         caller.organization_id,
         path.into_inner(),
     )
-    .await?
-    {
+    .await?;
+    state.caches.forget_org(caller.organization_id);
+    match deleted {
         0 => Err(AppError::NotFound("email address")),
         _ => Ok(HttpResponse::NoContent().finish()),
     }

@@ -164,5 +164,6 @@ async fn update(
     let settings =
         organization_settings::update(&mut *state.pool.get().await?, caller.organization_id, &form)
             .await?;
+    state.caches.forget_org(caller.organization_id);
     Ok(HttpResponse::Ok().json(SettingsView::from(settings)))
 }

@@ -35,6 +35,7 @@ async fn update_policy(
     let org = caller.organization_id;
     let policy = vetting::policy(&state, org).await?.apply(body.0)?;
     phi_policies::save(&mut *state.pool.get().await?, org, &policy.to_stored()).await?;
+    state.caches.forget_org(org);
     Ok(HttpResponse::Ok().json(policy))
 }
 

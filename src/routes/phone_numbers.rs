@@ -80,6 +80,7 @@ async fn create(
         twilio_sid: twilio_sid(body.0.twilio_sid.as_deref())?,
     };
     let number = phone_numbers::insert(&mut *state.pool.get().await?, &form).await?;
+    state.caches.forget_org(caller.organization_id);
     Ok(HttpResponse::Created().json(number))
 }
 
@@ -97,6 +98,7 @@ async fn show(
     .await
     .optional()?
     .ok_or(AppError::NotFound("phone number"))?;
+    state.caches.forget_org(caller.organization_id);
     Ok(HttpResponse::Ok().json(number))
 }
 
@@ -133,6 +135,7 @@ async fn update(
     .await
     .optional()?
     .ok_or(AppError::NotFound("phone number"))?;
+    state.caches.forget_org(caller.organization_id);
     Ok(HttpResponse::Ok().json(number))
 }
 
@@ -143,13 +146,14 @@ async fn remove(
     path: web::Path<PhoneNumberId>,
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
-    match phone_numbers::delete(
+    let deleted = phone_numbers::delete(
         &mut *state.pool.get().await?,
         caller.organization_id,
         path.into_inner(),
     )
-    .await?
-    {
+    .await?;
+    state.caches.forget_org(caller.organization_id);
+    match deleted {
         0 => Err(AppError::NotFound("phone number")),
         _ => Ok(HttpResponse::NoContent().finish()),
     }

@@ -550,3 +550,96 @@ async fn unread_counts_are_per_operator() {
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[actix_web::test]
+async fn concurrent_sends_are_each_recorded_once_and_in_order() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let mut contacts = vec![chat.contact_id.clone()];
+    for index in 0..5 {
+        let contact = app
+            .create_contact(
+                &chat.org.token,
+                json!({"name": format!("Patient {index}"), "phones": [{"phone_number": format!("+1415555020{index}")}]}),
+            )
+            .await;
+        contacts.push(contact["id"].as_str().unwrap().to_string());
+    }
+    // One lane per contact, all at once (so their writes share batches); each lane
+    // sends its messages one after another, the second one twice under one client_id.
+    let lanes = contacts.iter().map(|contact| {
+        let (app, token) = (&app, &chat.org.token);
+        async move {
+            let mut ids = Vec::new();
+            for step in 0..4 {
+                let mut request = json!({"contact_id": contact, "channel": "sms", "body": format!("step {step}")});
+                if step == 1 {
+                    request["client_id"] = json!(format!("lane-{contact}"));
+                }
+                let (status, sent) = app.post("/api/messages/send", token, request.clone()).await;
+                assert_eq!(status, StatusCode::CREATED, "{sent}");
+                if step == 1 {
+                    let (status, again) = app.post("/api/messages/send", token, request).await;
+                    assert_eq!(status, StatusCode::OK, "{again}");
+                    assert_eq!(again["id"], sent["id"]);
+                }
+                ids.push(sent["id"].clone());
+            }
+            ids
+        }
+    });
+    let sent = futures_util::future::join_all(lanes).await;
+
+    for (contact, ids) in contacts.iter().zip(sent) {
+        let listed: Vec<Value> = history(&app, &chat.org.token, contact)
+            .await
+            .iter()
+            .map(|message| message["id"].clone())
+            .collect();
+        assert_eq!(listed, ids, "each message once, in the order sent");
+        let (_, shown) = app
+            .get(&format!("/api/contacts/{contact}"), &chat.org.token)
+            .await;
+        assert!(
+            shown["last_contacted_at"].is_string(),
+            "the contact list's sort key moved: {shown}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_sending_number_added_is_used_at_once() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Clinic").await;
+    let contact = app
+        .create_contact(
+            &org.token,
+            json!({"name": "Maria Garcia", "phones": [{"phone_number": "+14155550111"}]}),
+        )
+        .await;
+    let request = json!({"contact_id": contact["id"], "channel": "sms", "body": "Hello"});
+    let (status, body) = app
+        .post("/api/messages/send", &org.token, request.clone())
+        .await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+
+    let (status, number) = app
+        .post(
+            "/api/phone-numbers",
+            &org.token,
+            json!({"phone_number": "+14155550100"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{number}");
+    let (status, sent) = app
+        .post("/api/messages/send", &org.token, request.clone())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(sent["phone_number_id"], number["id"]);
+
+    let path = format!("/api/phone-numbers/{}", number["id"].as_str().unwrap());
+    let (status, _) = app.delete(&path, &org.token).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app.post("/api/messages/send", &org.token, request).await;
+    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+}

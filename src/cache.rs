@@ -1,0 +1,161 @@
+//! Short-lived in-process copies of what nearly every request reads and rarely changes:
+//! who a session token belongs to, each organisation's configuration (its numbers,
+//! addresses, PHI policy and carrier settings), and which organisations use a Twilio
+//! account. Without them a send cost a dozen extra round trips to PostgreSQL.
+//!
+//! Changes made through this server are seen at once (the routes that make them
+//! invalidate the entry). Changes made by another server of the same deployment are seen
+//! within [`TTL`]: a revoked token or a tightened PHI policy may be honoured by the
+//! other servers for up to that long.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use moka::sync::Cache;
+
+use crate::auth::Caller;
+use crate::db::email_addresses::{self, EmailAddress};
+use crate::db::ids::OrganizationId;
+use crate::db::organization_settings::{self, OrganizationSettings};
+use crate::db::phone_numbers::{self, PhoneNumber};
+use crate::db::{phi_policies, DbPool};
+use crate::error::AppError;
+use crate::phi::policy::Policy;
+
+/// How long an entry may be used before it is read again.
+pub const TTL: Duration = Duration::from_secs(10);
+const MAX_SESSIONS: u64 = 100_000;
+const MAX_ORGS: u64 = 10_000;
+
+/// An organisation's configuration as a send or a webhook needs it.
+pub struct OrgConfig {
+    /// Oldest first: the first is the default sender.
+    pub phone_numbers: Vec<PhoneNumber>,
+    /// Oldest first: the first is the default sender.
+    pub email_addresses: Vec<EmailAddress>,
+    pub phi_policy: Policy,
+    /// The policy's extra patterns, compiled once.
+    pub phi_patterns: Vec<(String, regex::Regex)>,
+    pub settings: OrganizationSettings,
+}
+
+#[derive(Clone)]
+struct Session {
+    caller: Caller,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+pub struct Caches {
+    pool: DbPool,
+    sessions: Cache<Vec<u8>, Session>,
+    orgs: Cache<OrganizationId, Arc<OrgConfig>>,
+    twilio_accounts: Cache<String, Arc<Vec<OrganizationSettings>>>,
+    /// Bumped by every invalidation, so a load that raced with one is not kept.
+    generation: AtomicU64,
+}
+
+impl Caches {
+    pub fn new(pool: DbPool) -> Caches {
+        Caches {
+            pool,
+            sessions: Cache::builder()
+                .max_capacity(MAX_SESSIONS)
+                .time_to_live(TTL)
+                .build(),
+            orgs: Cache::builder()
+                .max_capacity(MAX_ORGS)
+                .time_to_live(TTL)
+                .build(),
+            twilio_accounts: Cache::builder()
+                .max_capacity(MAX_ORGS)
+                .time_to_live(TTL)
+                .build(),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The operator a token hash belongs to, if it is live.
+    pub async fn session(
+        &self,
+        token_hash: &[u8],
+        load: impl AsyncFnOnce() -> Result<Option<(Caller, Option<DateTime<Utc>>)>, AppError>,
+    ) -> Result<Option<Caller>, AppError> {
+        if let Some(session) = self.sessions.get(token_hash) {
+            if session.expires_at.is_none_or(|at| at > Utc::now()) {
+                return Ok(Some(session.caller));
+            }
+            self.sessions.invalidate(token_hash);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let Some((caller, expires_at)) = load().await? else {
+            return Ok(None);
+        };
+        if generation == self.generation.load(Ordering::Acquire) {
+            let session = Session {
+                caller: caller.clone(),
+                expires_at,
+            };
+            self.sessions.insert(token_hash.to_vec(), session);
+        }
+        Ok(Some(caller))
+    }
+
+    /// Forgets a revoked token.
+    pub fn forget_session(&self, token_hash: &[u8]) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.sessions.invalidate(token_hash);
+    }
+
+    /// The organisation's configuration.
+    pub async fn org(&self, org: OrganizationId) -> Result<Arc<OrgConfig>, AppError> {
+        if let Some(config) = self.orgs.get(&org) {
+            return Ok(config);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut conn = self.pool.get().await?;
+        let phi_policy = Policy::from_stored(phi_policies::get(&mut conn, org).await?);
+        let phi_patterns = phi_policy.compiled_patterns();
+        let config = Arc::new(OrgConfig {
+            phone_numbers: phone_numbers::list(&mut conn, org).await?,
+            email_addresses: email_addresses::list(&mut conn, org).await?,
+            phi_policy,
+            phi_patterns,
+            settings: organization_settings::get(&mut conn, org).await?,
+        });
+        if generation == self.generation.load(Ordering::Acquire) {
+            self.orgs.insert(org, config.clone());
+        }
+        Ok(config)
+    }
+
+    /// Call after changing the organisation's numbers, addresses, policy or settings.
+    pub fn forget_org(&self, org: OrganizationId) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.orgs.invalidate(&org);
+        // The account an organisation uses may have changed: every lookup by account
+        // must see it.
+        self.twilio_accounts.invalidate_all();
+    }
+
+    /// The settings of every organisation using this Twilio account (usually one).
+    pub async fn twilio_account(
+        &self,
+        account_sid: &str,
+    ) -> Result<Arc<Vec<OrganizationSettings>>, AppError> {
+        if let Some(found) = self.twilio_accounts.get(account_sid) {
+            return Ok(found);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let found = Arc::new(
+            organization_settings::with_twilio_account(&mut *self.pool.get().await?, account_sid)
+                .await?,
+        );
+        if generation == self.generation.load(Ordering::Acquire) {
+            self.twilio_accounts
+                .insert(account_sid.to_string(), found.clone());
+        }
+        Ok(found)
+    }
+}
