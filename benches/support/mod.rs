@@ -23,7 +23,7 @@ pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
 pub struct Server {
     pub child: Child,
     pub base: String,
-    database_url: String,
+    pub database_url: String,
     data_dir: std::path::PathBuf,
 }
 
