@@ -16,9 +16,9 @@ use crate::attachments::{MMS_MAX_BYTES, MMS_MAX_FILES};
 use crate::auth::{permissions, Caller};
 use crate::cache::{Caches, OrgConfig};
 use crate::db::audit_log::{self, AuditEntry};
-use crate::db::contact_methods::{self, ContactMethod, MethodKind, Recipient};
+use crate::db::batcher::Batched;
+use crate::db::contact_methods::{ContactMethod, MethodKind, Recipient};
 use crate::db::email_addresses::EmailAddress;
-use crate::db::group_commit::BatchWrite;
 use crate::db::ids::{
     AttachmentId, AuditLogId, ContactId, ContactMethodId, EmailAddressId, MessageId,
     OrganizationId, PhoneNumberId, UserId,
@@ -203,17 +203,19 @@ pub async fn send(
         ));
     }
     let config = state.caches.org(org).await?;
-    let recipient = {
+    if client_id.is_some() {
         let mut conn = state.pool.get().await?;
         if let Some(existing) =
             replayed(&mut conn, org, client_id.as_deref(), state.default_region).await?
         {
             return Ok(existing);
         }
-        contact_methods::recipient(&mut conn, org, request.contact_id)
-            .await?
-            .ok_or(AppError::NotFound("contact"))?
-    };
+    }
+    let recipient = state
+        .recipients
+        .submit((org, request.contact_id))
+        .await?
+        .ok_or(AppError::NotFound("contact"))?;
     let mut form = MessageInsertForm {
         id: MessageId::generate(),
         organization_id: org,
@@ -658,7 +660,7 @@ fn ensure_not_opted_out(
     }
 }
 
-/// Records new messages (see `db::group_commit`): the messages of a batch that carry no
+/// Records new messages (see `db::batcher`): the messages of a batch that carry no
 /// attachments are inserted in one statement, and their contacts' `last_contacted_at`
 /// moved on, in one transaction. Messages with attachments, and every message of a batch
 /// that failed as a whole, are then recorded one by one, so that each caller gets its
@@ -666,11 +668,11 @@ fn ensure_not_opted_out(
 /// first message and `false`.
 pub struct RecordMessages;
 
-impl BatchWrite for RecordMessages {
+impl Batched for RecordMessages {
     type Request = NewMessage;
     type Response = (Message, bool);
 
-    async fn write(
+    async fn run(
         &self,
         conn: &mut DbConn,
         batch: Vec<NewMessage>,

@@ -15,6 +15,8 @@ use crate::actors::phi::PhiActor;
 use crate::actors::Realtime;
 use crate::cache::Caches;
 use crate::config::Settings;
+use crate::db::batcher::Batcher;
+use crate::db::contact_methods::LoadRecipients;
 use crate::db::{self, DbPool};
 use crate::error;
 use crate::routes;
@@ -26,6 +28,8 @@ use crate::twilio::client::TwilioClient;
 pub struct AppState {
     pub pool: DbPool,
     pub caches: Arc<Caches>,
+    /// Sends' recipient lookups, done in batches.
+    pub recipients: Batcher<LoadRecipients>,
     pub realtime: Arc<Realtime>,
     pub storage: Arc<Storage>,
     /// Vets large drafts on threads of its own.
@@ -92,6 +96,7 @@ impl Application {
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             caches: caches.clone(),
+            recipients: Batcher::start(pool.clone(), LoadRecipients),
             realtime: Realtime::start(
                 pool.clone(),
                 caches,

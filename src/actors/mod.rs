@@ -36,7 +36,7 @@ use actix::{Actor, Addr, Arbiter, ArbiterHandle, Handler, MailboxError, Message}
 use phonenumber::country;
 
 use crate::cache::Caches;
-use crate::db::group_commit::GroupCommit;
+use crate::db::batcher::Batcher;
 use crate::db::ids::{ContactId, OrganizationId};
 use crate::db::messages::ApplyStatuses;
 use crate::db::DbPool;
@@ -77,9 +77,9 @@ pub struct ActorDeps {
     pub pool: DbPool,
     pub caches: Arc<Caches>,
     /// New messages, written in batches.
-    pub records: GroupCommit<RecordMessages>,
+    pub records: Batcher<RecordMessages>,
     /// Status reports, written in batches.
-    pub statuses: GroupCommit<ApplyStatuses>,
+    pub statuses: Batcher<ApplyStatuses>,
     pub region: country::Id,
     pub config: RealtimeConfig,
     pub delivery: Addr<DeliveryActor>,
@@ -123,8 +123,8 @@ impl Realtime {
             orgs: Mutex::new(HashMap::new()),
             arbiters: (0..cores).map(|_| Arbiter::new().handle()).collect(),
             deps: Arc::new(ActorDeps {
-                records: GroupCommit::start(pool.clone(), RecordMessages),
-                statuses: GroupCommit::start(pool.clone(), ApplyStatuses),
+                records: Batcher::start(pool.clone(), RecordMessages),
+                statuses: Batcher::start(pool.clone(), ApplyStatuses),
                 pool,
                 caches,
                 region,

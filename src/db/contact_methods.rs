@@ -1,11 +1,16 @@
 //! A contact's phone numbers and email addresses (one table, told apart by `kind`).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+use super::batcher::Batched;
 use super::ids::{ContactId, ContactMethodId, OrganizationId, PhoneNumberId};
 use super::schema::{contact_methods, contacts, messages, sms_opt_outs};
+use super::DbConn;
+use crate::error::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MethodKind {
@@ -197,10 +202,10 @@ pub async fn find_by_value(
         .optional()
 }
 
-/// What a send needs to know about its recipient, in one round trip: every phone and
-/// email of the contact (preferred first, then oldest first), which organisation numbers
-/// each phone opted out of (and with which keyword), and the organisation number the
-/// contact last wrote to. `None` when the organisation has no such contact.
+/// What a send needs to know about its recipient: every phone and email of the contact
+/// (preferred first, then oldest first), which organisation numbers each phone opted out
+/// of (and with which keyword), and the organisation number the contact last wrote to.
+#[derive(Debug, Clone)]
 pub struct Recipient {
     pub methods: Vec<ContactMethod>,
     /// (contact number, organisation number, keyword).
@@ -208,24 +213,17 @@ pub struct Recipient {
     pub last_inbound_number: Option<PhoneNumberId>,
 }
 
-pub async fn recipient(
+/// The recipients among the organisation's `contacts`, in two statements however many
+/// they are; a contact the organisation does not have is missing from the answer.
+pub async fn recipients(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
-    contact: ContactId,
-) -> QueryResult<Option<Recipient>> {
-    let last_inbound_number = messages::table
-        .filter(messages::organization_id.eq(org))
-        .filter(messages::contact_id.eq(contact))
-        .filter(messages::direction.eq("inbound"))
-        .filter(messages::phone_number_id.is_not_null())
-        .order((messages::created_at.desc(), messages::id.desc()))
-        .select(messages::phone_number_id)
-        .limit(1)
-        .single_value();
+    contacts: &[ContactId],
+) -> QueryResult<HashMap<ContactId, Recipient>> {
     type Row = (
+        ContactId,
         Option<ContactMethod>,
         Option<(String, String, String)>,
-        Option<PhoneNumberId>,
     );
     let rows: Vec<Row> = contacts::table
         .left_join(
@@ -240,9 +238,14 @@ pub async fn recipient(
                 .and(contact_methods::kind.eq(MethodKind::Phone.as_str()))),
         )
         .filter(contacts::organization_id.eq(org))
-        .filter(contacts::id.eq(contact))
-        .order((contact_methods::is_preferred.desc(), contact_methods::id))
+        .filter(contacts::id.eq_any(contacts))
+        .order((
+            contacts::id,
+            contact_methods::is_preferred.desc(),
+            contact_methods::id,
+        ))
         .select((
+            contacts::id,
             Option::<ContactMethod>::as_select(),
             (
                 sms_opt_outs::contact_number,
@@ -250,19 +253,30 @@ pub async fn recipient(
                 sms_opt_outs::keyword,
             )
                 .nullable(),
-            last_inbound_number,
         ))
         .load(conn)
         .await?;
-    let Some(last_inbound_number) = rows.as_slice().first().map(|row| row.2) else {
-        return Ok(None);
-    };
-    let mut recipient = Recipient {
-        methods: Vec::new(),
-        opt_outs: Vec::new(),
-        last_inbound_number,
-    };
-    for (method, opt_out, _) in rows {
+    let last_inbound: Vec<(ContactId, Option<PhoneNumberId>)> = messages::table
+        .filter(messages::organization_id.eq(org))
+        .filter(messages::contact_id.eq_any(contacts))
+        .filter(messages::direction.eq("inbound"))
+        .filter(messages::phone_number_id.is_not_null())
+        .distinct_on(messages::contact_id)
+        .order((
+            messages::contact_id,
+            messages::created_at.desc(),
+            messages::id.desc(),
+        ))
+        .select((messages::contact_id, messages::phone_number_id))
+        .load(conn)
+        .await?;
+    let mut found: HashMap<ContactId, Recipient> = HashMap::new();
+    for (contact, method, opt_out) in rows {
+        let recipient = found.entry(contact).or_insert_with(|| Recipient {
+            methods: Vec::new(),
+            opt_outs: Vec::new(),
+            last_inbound_number: None,
+        });
         if let Some(method) = method {
             if recipient
                 .methods
@@ -274,5 +288,53 @@ pub async fn recipient(
         }
         recipient.opt_outs.extend(opt_out);
     }
-    Ok(Some(recipient))
+    for (contact, number) in last_inbound {
+        if let Some(recipient) = found.get_mut(&contact) {
+            recipient.last_inbound_number = number;
+        }
+    }
+    Ok(found)
+}
+
+/// Recipient lookups of concurrent sends, done together (see `batcher`).
+pub struct LoadRecipients;
+
+impl Batched for LoadRecipients {
+    type Request = (OrganizationId, ContactId);
+    type Response = Option<Recipient>;
+
+    async fn run(
+        &self,
+        conn: &mut DbConn,
+        batch: Vec<(OrganizationId, ContactId)>,
+    ) -> Vec<Result<Option<Recipient>, AppError>> {
+        let mut by_org: HashMap<OrganizationId, Vec<ContactId>> = HashMap::new();
+        for (org, contact) in &batch {
+            by_org.entry(*org).or_default().push(*contact);
+        }
+        let mut found: HashMap<OrganizationId, HashMap<ContactId, Recipient>> = HashMap::new();
+        let mut failed: HashMap<OrganizationId, String> = HashMap::new();
+        for (org, contacts) in by_org {
+            match recipients(conn, org, &contacts).await {
+                Ok(recipients) => {
+                    found.insert(org, recipients);
+                }
+                Err(error) => {
+                    failed.insert(org, error.to_string());
+                }
+            }
+        }
+        batch
+            .into_iter()
+            .map(|(org, contact)| match failed.get(&org) {
+                Some(error) => Err(AppError::internal(anyhow::anyhow!(
+                    "looking up recipients: {error}"
+                ))),
+                None => Ok(found
+                    .get(&org)
+                    .and_then(|recipients| recipients.get(&contact))
+                    .cloned()),
+            })
+            .collect()
+    }
 }

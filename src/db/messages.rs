@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
-use super::group_commit::BatchWrite;
+use super::batcher::Batched;
 use super::ids::{
     ContactId, ContactMethodId, EmailAddressId, MessageId, OrganizationId, PhoneNumberId, UserId,
 };
@@ -247,15 +247,15 @@ pub struct StatusReport {
     pub change: StatusChange,
 }
 
-/// Status reports written in batches (see `group_commit`); each answer is the message
+/// Status reports written in batches (see `batcher`); each answer is the message
 /// as it now stands, or `None` when the report changed nothing.
 pub struct ApplyStatuses;
 
-impl BatchWrite for ApplyStatuses {
+impl Batched for ApplyStatuses {
     type Request = StatusReport;
     type Response = Option<Message>;
 
-    async fn write(
+    async fn run(
         &self,
         conn: &mut DbConn,
         batch: Vec<StatusReport>,

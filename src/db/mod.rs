@@ -4,11 +4,11 @@
 
 pub mod api_tokens;
 pub mod audit_log;
+pub mod batcher;
 pub mod contact_methods;
 pub mod contact_reads;
 pub mod contacts;
 pub mod email_addresses;
-pub mod group_commit;
 pub mod ids;
 pub mod message_attachments;
 pub mod messages;
