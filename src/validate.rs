@@ -1,5 +1,7 @@
 //! Checks and normalisation of user input, each failing with a 422 that names the field.
 
+use std::sync::LazyLock;
+
 use phonenumber::country;
 use phonenumber::Mode;
 use serde::{Deserialize, Deserializer};
@@ -26,8 +28,22 @@ pub fn phone_number(raw: &str, region: country::Id, field: &str) -> Result<Strin
 }
 
 /// An E.164 number as people of `region` write it ("(415) 555-0111"), in international
-/// form for other countries; anything unparseable is returned as it is.
+/// form for other countries; anything unparseable is returned as it is. Every message
+/// shown needs this, and parsing with `phonenumber` costs ~10 µs (a twentieth of a send's
+/// CPU), so answers are remembered.
 pub fn display_phone(e164: &str, region: country::Id) -> String {
+    static SHOWN: LazyLock<moka::sync::Cache<(String, country::Id), String>> =
+        LazyLock::new(|| moka::sync::Cache::new(100_000));
+    let key = (e164.to_string(), region);
+    if let Some(shown) = SHOWN.get(&key) {
+        return shown;
+    }
+    let shown = format_phone(e164, region);
+    SHOWN.insert(key, shown.clone());
+    shown
+}
+
+fn format_phone(e164: &str, region: country::Id) -> String {
     match phonenumber::parse(None, e164) {
         Ok(number) if number.country().id() == Some(region) => {
             number.format().mode(Mode::National).to_string()
