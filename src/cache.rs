@@ -17,7 +17,7 @@ use moka::sync::Cache;
 
 use crate::auth::Caller;
 use crate::db::email_addresses::{self, EmailAddress};
-use crate::db::ids::OrganizationId;
+use crate::db::ids::{OrganizationId, PhoneNumberId};
 use crate::db::organization_settings::{self, OrganizationSettings};
 use crate::db::phone_numbers::{self, PhoneNumber};
 use crate::db::{phi_policies, DbPool};
@@ -39,6 +39,16 @@ pub struct OrgConfig {
     /// The policy's extra patterns, compiled once.
     pub phi_patterns: Vec<(String, regex::Regex)>,
     pub settings: OrganizationSettings,
+}
+
+impl OrgConfig {
+    /// The label of the organisation's line with this id ("Front desk").
+    pub fn line_label(&self, id: Option<PhoneNumberId>) -> Option<String> {
+        self.phone_numbers
+            .iter()
+            .find(|number| Some(number.id) == id)
+            .map(|number| number.label.clone())
+    }
 }
 
 #[derive(Clone)]

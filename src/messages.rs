@@ -26,7 +26,7 @@ use crate::db::ids::{
 use crate::db::message_attachments::{self, Attachment};
 use crate::db::messages::{self as db_messages, Message, MessageInsertForm, MessageStatus};
 use crate::db::phone_numbers::PhoneNumber;
-use crate::db::{contacts, phone_numbers, DbConn, DbPool};
+use crate::db::{contacts, DbConn, DbPool};
 use crate::error::AppError;
 use crate::phi::{vetting, Allowed};
 use crate::startup::AppState;
@@ -205,8 +205,14 @@ pub async fn send(
     let config = state.caches.org(org).await?;
     if client_id.is_some() {
         let mut conn = state.pool.get().await?;
-        if let Some(existing) =
-            replayed(&mut conn, org, client_id.as_deref(), state.default_region).await?
+        if let Some(existing) = replayed(
+            &mut conn,
+            &state.caches,
+            org,
+            client_id.as_deref(),
+            state.default_region,
+        )
+        .await?
         {
             return Ok(existing);
         }
@@ -356,8 +362,14 @@ pub async fn add_note(
     let org = caller.organization_id;
     let client_id = client_id(request.client_id.as_deref())?;
     let mut conn = state.pool.get().await?;
-    if let Some(existing) =
-        replayed(&mut conn, org, client_id.as_deref(), state.default_region).await?
+    if let Some(existing) = replayed(
+        &mut conn,
+        &state.caches,
+        org,
+        client_id.as_deref(),
+        state.default_region,
+    )
+    .await?
     {
         return Ok(existing);
     }
@@ -441,7 +453,13 @@ pub async fn history(
         None
     };
     Ok((
-        views(&mut conn, org, page, state.default_region).await?,
+        views(
+            &mut conn,
+            &*state.caches.org(org).await?,
+            page,
+            state.default_region,
+        )
+        .await?,
         next_before,
     ))
 }
@@ -553,6 +571,7 @@ fn client_id(raw: Option<&str>) -> Result<Option<String>, AppError> {
 /// The message already recorded under this idempotency key, if any.
 async fn replayed(
     conn: &mut AsyncPgConnection,
+    caches: &Caches,
     org: OrganizationId,
     client_id: Option<&str>,
     region: country::Id,
@@ -562,7 +581,7 @@ async fn replayed(
     };
     match db_messages::find_by_client_id(conn, org, client_id).await? {
         Some(message) => Ok(Some(AddedMessage {
-            view: view(conn, org, message.clone(), region).await?,
+            view: view(conn, &*caches.org(org).await?, message.clone(), region).await?,
             message,
             created: false,
         })),
@@ -810,31 +829,28 @@ async fn take_attachments(
     Ok(())
 }
 
+/// Shapes a message of the organisation `config` describes for clients.
 pub async fn view(
     conn: &mut AsyncPgConnection,
-    org: OrganizationId,
+    config: &OrgConfig,
     message: Message,
     region: country::Id,
 ) -> Result<MessageView, AppError> {
-    let mut list = views(conn, org, vec![message], region).await?;
+    let mut list = views(conn, config, vec![message], region).await?;
     Ok(list.remove(0))
 }
 
-/// Shapes messages for clients, loading line labels and attachments in two queries.
+/// Shapes messages of the organisation `config` describes for clients, loading their
+/// attachments in one query.
 pub async fn views(
     conn: &mut AsyncPgConnection,
-    org: OrganizationId,
+    config: &OrgConfig,
     messages: Vec<Message>,
     region: country::Id,
 ) -> Result<Vec<MessageView>, AppError> {
-    if messages.is_empty() {
+    let Some(org) = messages.first().map(|message| message.organization_id) else {
         return Ok(Vec::new());
-    }
-    let labels: HashMap<PhoneNumberId, String> = phone_numbers::list(conn, org)
-        .await?
-        .into_iter()
-        .map(|number| (number.id, number.label))
-        .collect();
+    };
     let ids: Vec<MessageId> = messages.iter().map(|message| message.id).collect();
     let mut attachments: HashMap<MessageId, Vec<AttachmentView>> = HashMap::new();
     for attachment in message_attachments::list_for_messages(conn, org, &ids).await? {
@@ -848,9 +864,7 @@ pub async fn views(
     Ok(messages
         .into_iter()
         .map(|message| {
-            let label = message
-                .phone_number_id
-                .and_then(|id| labels.get(&id).cloned());
+            let label = config.line_label(message.phone_number_id);
             let attached = attachments.remove(&message.id).unwrap_or_default();
             view_of(message, label, attached, region)
         })
@@ -865,16 +879,11 @@ pub async fn fresh_view(
     has_attachments: bool,
     region: country::Id,
 ) -> Result<MessageView, AppError> {
-    let org = message.organization_id;
+    let config = caches.org(message.organization_id).await?;
     if has_attachments {
-        return view(&mut *pool.get().await?, org, message, region).await;
+        return view(&mut *pool.get().await?, &config, message, region).await;
     }
-    let config = caches.org(org).await?;
-    let label = config
-        .phone_numbers
-        .iter()
-        .find(|number| Some(number.id) == message.phone_number_id)
-        .map(|number| number.label.clone());
+    let label = config.line_label(message.phone_number_id);
     Ok(view_of(message, label, Vec::new(), region))
 }
 

@@ -284,16 +284,17 @@ impl Handler<RetryMessage> for ContactActor {
     type Result = AtomicResponse<Self, Result<MessageView, AppError>>;
 
     fn handle(&mut self, retry: RetryMessage, _: &mut Context<Self>) -> Self::Result {
-        let (pool, org, region) = (self.deps.pool.clone(), self.org, self.deps.region);
+        let (deps, org) = (self.deps.clone(), self.org);
         AtomicResponse::new(Box::pin(
             async move {
-                let mut conn = pool.get().await?;
+                let config = deps.caches.org(org).await?;
+                let mut conn = deps.pool.get().await?;
                 let message = db_messages::requeue_failed(&mut conn, org, retry.id)
                     .await?
                     .ok_or_else(|| {
                         AppError::Conflict("only failed messages can be retried".into())
                     })?;
-                let view = messages::view(&mut conn, org, message.clone(), region).await?;
+                let view = messages::view(&mut conn, &config, message.clone(), deps.region).await?;
                 Ok((message, view))
             }
             .into_actor(self)
@@ -322,10 +323,11 @@ impl Handler<EditMessage> for ContactActor {
     type Result = AtomicResponse<Self, Result<MessageView, AppError>>;
 
     fn handle(&mut self, edit: EditMessage, _: &mut Context<Self>) -> Self::Result {
-        let (pool, org, region) = (self.deps.pool.clone(), self.org, self.deps.region);
+        let (deps, org) = (self.deps.clone(), self.org);
         AtomicResponse::new(Box::pin(
             async move {
-                let mut conn = pool.get().await?;
+                let config = deps.caches.org(org).await?;
+                let mut conn = deps.pool.get().await?;
                 let message = db_messages::edit(&mut conn, org, edit.id, edit.body.as_deref(), edit.subject.as_deref())
                     .await?
                     .ok_or_else(|| {
@@ -334,7 +336,7 @@ impl Handler<EditMessage> for ContactActor {
                                 .into(),
                         )
                     })?;
-                messages::view(&mut conn, org, message, region).await
+                messages::view(&mut conn, &config, message, deps.region).await
             }
             .into_actor(self)
             .map(|result: Result<MessageView, AppError>, actor, _| {

@@ -167,12 +167,12 @@ struct Job {
 }
 
 impl Job {
-    async fn run(self) -> Result<(), AppError> {
+    async fn run(mut self) -> Result<(), AppError> {
         let org = self.deliver.organization_id;
         let Recorded {
             message,
             has_attachments,
-        } = match self.deliver.recorded.clone() {
+        } = match self.deliver.recorded.take() {
             Some(recorded) => recorded,
             None => {
                 let mut conn = self.carriers.pool.get().await?;

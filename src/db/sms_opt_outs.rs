@@ -54,22 +54,6 @@ pub async fn remove(
     .map(drop)
 }
 
-pub async fn find(
-    conn: &mut AsyncPgConnection,
-    org: OrganizationId,
-    contact_number: &str,
-    org_number: &str,
-) -> QueryResult<Option<OptOut>> {
-    sms_opt_outs::table
-        .filter(sms_opt_outs::organization_id.eq(org))
-        .filter(sms_opt_outs::contact_number.eq(contact_number))
-        .filter(sms_opt_outs::org_number.eq(org_number))
-        .select(OptOut::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
 /// The opt-outs of a contact's numbers.
 pub async fn list_for_numbers(
     conn: &mut AsyncPgConnection,

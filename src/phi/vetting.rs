@@ -1,16 +1,15 @@
 //! Vetting a draft for an operator: the organisation's policy, what counts as allowed for
 //! this organisation and recipient, where the scan runs, and whether it blocks sending.
 
-use diesel::OptionalExtension;
 use serde::Serialize;
 
 use super::policy::{Action, Policy};
 use super::{scan, scan_custom, Allowed, Finding, PhiKind};
 use crate::actors::phi::Scan;
 use crate::cache::OrgConfig;
-use crate::db::contact_methods::{self, ContactMethod, MethodKind};
+use crate::db::contact_methods::{ContactMethod, MethodKind};
 use crate::db::ids::{ContactId, OrganizationId};
-use crate::db::{contacts, phi_policies};
+use crate::db::phi_policies;
 use crate::error::AppError;
 use crate::startup::AppState;
 
@@ -49,12 +48,8 @@ pub async fn vet(
     let config = state.caches.org(org).await?;
     let methods = match contact {
         Some(contact) => {
-            let mut conn = state.pool.get().await?;
-            contacts::get(&mut conn, org, contact)
-                .await
-                .optional()?
-                .ok_or(AppError::NotFound("contact"))?;
-            contact_methods::list_for_contacts(&mut conn, org, &[contact]).await?
+            let recipient = state.recipients.submit((org, contact)).await?;
+            recipient.ok_or(AppError::NotFound("contact"))?.methods
         }
         None => Vec::new(),
     };
