@@ -129,17 +129,31 @@ impl Handler<Deliver> for DeliveryActor {
             carriers: self.carriers.clone(),
             deliver,
         };
-        ctx.spawn(
-            async move {
-                if let Err(error) = job.run().await {
-                    tracing::error!(%message_id, error = %error, "delivery failed");
-                }
+        // Detached rather than `ctx.spawn`ed: an actor polls every future spawned on its
+        // context at each wake-up, so a backlog of jobs waiting for a permit made each
+        // wake-up cost as much as the backlog is long.
+        let delivery = ctx.address();
+        actix::spawn(async move {
+            if let Err(error) = job.run().await {
+                tracing::error!(%message_id, error = %error, "delivery failed");
             }
-            .into_actor(self)
-            .map(move |_, actor, _| {
-                actor.in_flight.remove(&message_id);
-            }),
-        );
+            delivery.do_send(Finished { message_id });
+        });
+    }
+}
+
+/// A job is over, whatever its outcome: the message may be handed over again.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Finished {
+    message_id: MessageId,
+}
+
+impl Handler<Finished> for DeliveryActor {
+    type Result = ();
+
+    fn handle(&mut self, finished: Finished, _: &mut Context<Self>) {
+        self.in_flight.remove(&finished.message_id);
     }
 }
 
@@ -257,12 +271,6 @@ impl Job {
                 return Ok(());
             }
         };
-        let _permit = self
-            .carriers
-            .permits
-            .acquire()
-            .await
-            .map_err(AppError::internal)?;
         let claimed = if recovering {
             db_messages::reclaim_sending(
                 &mut *self.carriers.pool.get().await?,
@@ -336,19 +344,18 @@ impl Job {
         };
         // The stopped server may have got it to Twilio: adopt it rather than send twice.
         if recovering {
-            if let Ok(Some(sid)) = self
-                .carriers
-                .twilio
-                .find_sent(credentials, &sms, message.created_at)
-                .await
-            {
+            if let Some(sid) = self.find_sent(credentials, &sms, message).await? {
                 return self.accepted(message, sid).await;
             }
         }
         let mut last_reason = String::new();
         for attempt in 0..self.carriers.config.max_attempts {
             self.wait_for_slot(from).await;
-            let wait = match self.carriers.twilio.send(credentials, &sms).await {
+            let outcome = {
+                let _permit = self.carrier_permit().await?;
+                self.carriers.twilio.send(credentials, &sms).await
+            };
+            let wait = match outcome {
                 SendOutcome::Accepted { sid } => return self.accepted(message, sid).await,
                 SendOutcome::Rejected {
                     code,
@@ -375,12 +382,7 @@ impl Job {
                 }
                 SendOutcome::Ambiguous { reason } => {
                     // Twilio may have it already: adopt it rather than send twice.
-                    if let Ok(Some(sid)) = self
-                        .carriers
-                        .twilio
-                        .find_sent(credentials, &sms, message.created_at)
-                        .await
-                    {
+                    if let Some(sid) = self.find_sent(credentials, &sms, message).await? {
                         return self.accepted(message, sid).await;
                     }
                     last_reason = reason;
@@ -394,6 +396,23 @@ impl Job {
         self.give_up(message, "Twilio", &last_reason).await
     }
 
+    /// The SID of this message if Twilio already has it; a failed look-up counts as
+    /// not found (the retry that follows is then the only way forward).
+    async fn find_sent(
+        &self,
+        credentials: &Credentials,
+        sms: &OutgoingSms<'_>,
+        message: &Message,
+    ) -> Result<Option<String>, AppError> {
+        let _permit = self.carrier_permit().await?;
+        let found = self
+            .carriers
+            .twilio
+            .find_sent(credentials, sms, message.created_at)
+            .await;
+        Ok(found.ok().flatten())
+    }
+
     /// SMTP has no delivery reports: a message the server accepted is `sent`.
     async fn send_email(
         &self,
@@ -403,7 +422,11 @@ impl Job {
     ) -> Result<(), AppError> {
         let mut last_reason = String::new();
         for attempt in 0..self.carriers.config.max_attempts {
-            match mail::send(server, email).await {
+            let outcome = {
+                let _permit = self.carrier_permit().await?;
+                mail::send(server, email).await
+            };
+            match outcome {
                 MailOutcome::Sent => {
                     let sent = StatusChange {
                         status: MessageStatus::Sent,
@@ -544,6 +567,17 @@ impl Job {
         };
         let answer = self.deliver.org.send(work).await;
         answer.and_then(|inner| inner).map_err(super::mailbox_error)
+    }
+
+    /// A place among the requests to carriers under way. Held only for the request
+    /// itself: the database work around it waits for commits, and holding a place
+    /// through those capped deliveries at `concurrency` per commit time.
+    async fn carrier_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+        self.carriers
+            .permits
+            .acquire()
+            .await
+            .map_err(AppError::internal)
     }
 
     /// Keeps each sending number under its rate: reserves the next free slot and waits
