@@ -704,13 +704,7 @@ impl Batched for RecordMessages {
         let mut inserted: HashMap<MessageId, Message> = HashMap::new();
         let mut batch_failed = false;
         if !plain.is_empty() {
-            let written = conn
-                .transaction::<_, AppError, _>(async |conn| {
-                    let messages = db_messages::insert_many(conn, &plain).await?;
-                    touch_contacts(conn, &messages).await?;
-                    Ok(messages)
-                })
-                .await;
+            let written = db_messages::insert_many(conn, &plain).await;
             match written {
                 Ok(messages) => inserted.extend(messages.into_iter().map(|m| (m.id, m))),
                 Err(error) => {

@@ -137,18 +137,125 @@ pub async fn insert(
         .await
 }
 
-/// Inserts several messages in one statement. A message whose `client_id` the
-/// organisation used before is skipped: it is missing from the answer.
+/// Inserts several messages and moves their contacts' `last_contacted_at` on (as
+/// [`super::contacts::touch_last_contacted`] does), in one statement: one round trip and
+/// one commit, atomic as a whole. A message whose `client_id` the organisation used
+/// before is skipped: it is missing from the answer.
 pub async fn insert_many(
     conn: &mut AsyncPgConnection,
     forms: &[MessageInsertForm],
 ) -> QueryResult<Vec<Message>> {
-    diesel::insert_into(messages::table)
-        .values(forms)
-        .on_conflict_do_nothing()
-        .returning(Message::as_returning())
-        .get_results(conn)
-        .await
+    InsertMessages::new(forms).load(conn).await
+}
+
+/// The statement behind [`insert_many`]: the rows travel as one array per column, so its
+/// text is the same for any number of them and PostgreSQL prepares it once per
+/// connection (a multi-row `VALUES` is parsed and planned anew for every batch size).
+/// The columns are grouped by type, in the order of `COLUMNS`.
+struct InsertMessages<'a> {
+    uuids: [Vec<uuid::Uuid>; 3],
+    optional_uuids: [Vec<Option<uuid::Uuid>>; 4],
+    texts: [Vec<&'a str>; 5],
+    optional_texts: [Vec<Option<&'a str>>; 6],
+    private: Vec<bool>,
+}
+
+impl<'a> InsertMessages<'a> {
+    const COLUMNS: &'static str = "id, organization_id, contact_id, \
+        phone_number_id, email_address_id, contact_method_id, sender_user_id, \
+        channel, direction, body, status, source, \
+        subject, from_address, to_address, ai_origin, external_id, client_id, \
+        private";
+
+    fn new(forms: &'a [MessageInsertForm]) -> Self {
+        fn column<'a, T>(
+            forms: &'a [MessageInsertForm],
+            field: impl Fn(&'a MessageInsertForm) -> T,
+        ) -> Vec<T> {
+            forms.iter().map(field).collect()
+        }
+        InsertMessages {
+            uuids: [
+                column(forms, |f| f.id.0),
+                column(forms, |f| f.organization_id.0),
+                column(forms, |f| f.contact_id.0),
+            ],
+            optional_uuids: [
+                column(forms, |f| f.phone_number_id.map(|id| id.0)),
+                column(forms, |f| f.email_address_id.map(|id| id.0)),
+                column(forms, |f| f.contact_method_id.map(|id| id.0)),
+                column(forms, |f| f.sender_user_id.map(|id| id.0)),
+            ],
+            texts: [
+                column(forms, |f| f.channel),
+                column(forms, |f| f.direction),
+                column(forms, |f| f.body.as_str()),
+                column(forms, |f| f.status),
+                column(forms, |f| f.source),
+            ],
+            optional_texts: [
+                column(forms, |f| f.subject.as_deref()),
+                column(forms, |f| f.from_address.as_deref()),
+                column(forms, |f| f.to_address.as_deref()),
+                column(forms, |f| f.ai_origin.as_deref()),
+                column(forms, |f| f.external_id.as_deref()),
+                column(forms, |f| f.client_id.as_deref()),
+            ],
+            private: column(forms, |f| f.private),
+        }
+    }
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertMessages<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Bool, Nullable, Text, Uuid};
+        out.push_sql("WITH new AS (INSERT INTO messages (");
+        out.push_sql(Self::COLUMNS);
+        out.push_sql(") SELECT * FROM unnest(");
+        for values in &self.uuids {
+            out.push_bind_param::<Array<Uuid>, _>(values)?;
+            out.push_sql(", ");
+        }
+        for values in &self.optional_uuids {
+            out.push_bind_param::<Array<Nullable<Uuid>>, _>(values)?;
+            out.push_sql(", ");
+        }
+        for values in &self.texts {
+            out.push_bind_param::<Array<Text>, _>(values)?;
+            out.push_sql(", ");
+        }
+        for values in &self.optional_texts {
+            out.push_bind_param::<Array<Nullable<Text>>, _>(values)?;
+            out.push_sql(", ");
+        }
+        out.push_bind_param::<Array<Bool>, _>(&self.private)?;
+        // Private notes do not move the contact list's sort key; the condition is
+        // `contacts::touch_last_contacted`'s.
+        out.push_sql(
+            ") ON CONFLICT DO NOTHING RETURNING *), \
+             touched AS (UPDATE contacts AS c SET last_contacted_at = t.at \
+                 FROM (SELECT organization_id, contact_id, max(created_at) AS at \
+                       FROM new WHERE NOT private GROUP BY organization_id, contact_id) AS t \
+                 WHERE c.organization_id = t.organization_id AND c.id = t.contact_id \
+                   AND (c.last_contacted_at IS NULL \
+                        OR c.last_contacted_at < t.at - interval '1 second')) \
+             SELECT * FROM new",
+        );
+        Ok(())
+    }
+}
+
+/// One statement text whatever the rows, so prepared statements are cached by type.
+impl diesel::query_builder::QueryId for InsertMessages<'_> {
+    type QueryId = InsertMessages<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for InsertMessages<'_> {
+    type SqlType = diesel::sql_types::Untyped;
 }
 
 /// The message a carrier knows by `external_id` (its SID), deleted or not.
