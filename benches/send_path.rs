@@ -127,6 +127,7 @@ async fn run(options: Options) {
     wait_for_handover(&twilio, options.warmup).await;
     analyze(&server.database_url).await;
 
+    let cpu_before = support::cpu_seconds(&server);
     let started = Instant::now();
     let mut latencies = send(options.sends).await;
     let accepted_in = started.elapsed();
@@ -154,6 +155,9 @@ async fn run(options: Options) {
         drained_in.as_secs_f64(),
         handed as f64 / drained_in.as_secs_f64()
     );
+    if let (Some(before), Some(after)) = (cpu_before, support::cpu_seconds(&server)) {
+        println!("  per send, {}", before.per_item(after, options.sends));
+    }
 
     // Signed status callbacks, one per message, from `concurrency` clients.
     let sids: Arc<Vec<String>> = Arc::new(
@@ -162,6 +166,7 @@ async fn run(options: Options) {
             .collect(),
     );
     let callback_url = format!("{base}/webhooks/twilio/status");
+    let cpu_before = support::cpu_seconds(&server);
     let started = Instant::now();
     let mut lanes = Vec::new();
     for lane in 0..options.concurrency {
@@ -200,6 +205,9 @@ async fn run(options: Options) {
         elapsed.as_secs_f64(),
         sids.len() as f64 / elapsed.as_secs_f64()
     );
+    if let (Some(before), Some(after)) = (cpu_before, support::cpu_seconds(&server)) {
+        println!("  per callback, {}", before.per_item(after, sids.len()));
+    }
 
     server.stop().await;
 }

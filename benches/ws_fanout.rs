@@ -167,10 +167,7 @@ async fn run(options: Options) {
     );
 
     // Latency: one message at a time, from the API request to the last subscriber.
-    let cpu_before = (
-        cpu_seconds(server.child.id()),
-        cpu_seconds(std::process::id()),
-    );
+    let cpu_before = support::cpu_seconds(&server);
     let latency_started = Instant::now();
     let mut latencies = Vec::new();
     for index in 0..options.messages {
@@ -185,10 +182,7 @@ async fn run(options: Options) {
         latencies.push(Duration::from_nanos(last.saturating_sub(sent_at)));
     }
     let wall = latency_started.elapsed().as_secs_f64();
-    let (server_cpu, loadgen_cpu) = (
-        cpu_seconds(server.child.id()) - cpu_before.0,
-        cpu_seconds(std::process::id()) - cpu_before.1,
-    );
+    let cpu_after = support::cpu_seconds(&server);
     latencies.sort();
     let percentile = |p: f64| {
         latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1]
@@ -201,15 +195,20 @@ async fn run(options: Options) {
         percentile(0.95).as_secs_f64() * 1e3,
         percentile(0.99).as_secs_f64() * 1e3,
     );
-    println!(
-        "  CPU during that phase ({wall:.1} s wall, 2 cores): server {server_cpu:.1} s, load generator {loadgen_cpu:.1} s"
-    );
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+        println!(
+            "  CPU during that phase ({wall:.1} s wall, 2 cores): server {:.1} s, load generator {:.1} s",
+            after.server - before.server,
+            after.bench - before.bench
+        );
+    }
 
     // Throughput: a burst of sends from several concurrent clients; counts every event
     // frame delivered (new, and the statuses that land meanwhile) until each
     // subscriber has at least the burst's `new` events.
     wait_for(|| false, Duration::from_millis(500)).await;
     let frames_before = tally.frames.load(Ordering::Relaxed);
+    let cpu_before = support::cpu_seconds(&server);
     let burst_started = Instant::now();
     let mut senders = Vec::new();
     for lane in 0..8 {
@@ -253,6 +252,12 @@ async fn run(options: Options) {
             " (incomplete: timed out)"
         }
     );
+    if let (Some(before), Some(after)) = (cpu_before, support::cpu_seconds(&server)) {
+        println!(
+            "  per delivery, {}",
+            before.per_item(after, delivered as usize)
+        );
+    }
     println!(
         "sockets closed by the server: {}",
         tally.closed.load(Ordering::Relaxed)
@@ -333,13 +338,4 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS")
-}
-
-/// User plus system CPU time a process has used, from /proc.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
 }

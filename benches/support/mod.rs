@@ -139,3 +139,59 @@ impl Server {
         }
     }
 }
+
+/// CPU time used so far, in seconds: by the whole machine (all cores, from `/proc/stat`),
+/// by the server process and by this one. `None` where `/proc` cannot tell (not Linux).
+pub fn cpu_seconds(server: &Server) -> Option<CpuSeconds> {
+    fn ticks_per_second() -> f64 {
+        100.0 // USER_HZ, fixed at 100 on Linux for /proc
+    }
+    fn process(pid: &str) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces): utime and stime are the
+        // 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / ticks_per_second())
+    }
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu: Vec<f64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|value| value.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    let busy: f64 = cpu.iter().take(8).sum::<f64>() - cpu.get(3)? - cpu.get(4)?;
+    Some(CpuSeconds {
+        machine: busy / ticks_per_second(),
+        server: process(&server.child.id().to_string())?,
+        bench: process("self")?,
+    })
+}
+
+#[derive(Clone, Copy)]
+pub struct CpuSeconds {
+    pub machine: f64,
+    pub server: f64,
+    pub bench: f64,
+}
+
+impl CpuSeconds {
+    /// What was used between `self` and `later`, per item of `count`, in microseconds:
+    /// "machine X µs (server Y, this bench Z, the rest (PostgreSQL, ...) W)".
+    pub fn per_item(self, later: CpuSeconds, count: usize) -> String {
+        let per = |a: f64, b: f64| (b - a) * 1e6 / count as f64;
+        let (machine, server, bench) = (
+            per(self.machine, later.machine),
+            per(self.server, later.server),
+            per(self.bench, later.bench),
+        );
+        format!(
+            "machine CPU {machine:.0} µs each (server {server:.0}, bench client and stand-in {bench:.0}, PostgreSQL and the rest {:.0})",
+            machine - server - bench
+        )
+    }
+}
