@@ -8,7 +8,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::batcher::Batched;
 use super::ids::{ContactId, ContactMethodId, OrganizationId, PhoneNumberId};
-use super::schema::{contact_methods, contacts, messages, sms_opt_outs};
+use super::schema::{contact_methods, contacts, sms_opt_outs};
 use super::DbConn;
 use crate::error::AppError;
 
@@ -256,20 +256,12 @@ pub async fn recipients(
         ))
         .load(conn)
         .await?;
-    let last_inbound: Vec<(ContactId, Option<PhoneNumberId>)> = messages::table
-        .filter(messages::organization_id.eq(org))
-        .filter(messages::contact_id.eq_any(contacts))
-        .filter(messages::direction.eq("inbound"))
-        .filter(messages::phone_number_id.is_not_null())
-        .distinct_on(messages::contact_id)
-        .order((
-            messages::contact_id,
-            messages::created_at.desc(),
-            messages::id.desc(),
-        ))
-        .select((messages::contact_id, messages::phone_number_id))
-        .load(conn)
-        .await?;
+    let last_inbound: Vec<LastInboundNumber> = LastInboundNumbers {
+        org,
+        contacts: contacts.to_vec(),
+    }
+    .load(conn)
+    .await?;
     let mut found: HashMap<ContactId, Recipient> = HashMap::new();
     for (contact, method, opt_out) in rows {
         let recipient = found.entry(contact).or_insert_with(|| Recipient {
@@ -288,12 +280,58 @@ pub async fn recipients(
         }
         recipient.opt_outs.extend(opt_out);
     }
-    for (contact, number) in last_inbound {
-        if let Some(recipient) = found.get_mut(&contact) {
-            recipient.last_inbound_number = number;
+    for last in last_inbound {
+        if let Some(recipient) = found.get_mut(&last.contact_id) {
+            recipient.last_inbound_number = Some(last.phone_number_id);
         }
     }
     Ok(found)
+}
+
+#[derive(QueryableByName)]
+struct LastInboundNumber {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    contact_id: ContactId,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    phone_number_id: PhoneNumberId,
+}
+
+/// The organisation number each of `contacts` last wrote to (contacts that never wrote
+/// are missing): the newest inbound message of each, so a long conversation costs no
+/// more than a short one. A statement of its own for the `LATERAL … LIMIT 1`, which
+/// diesel's DSL does not spell; the literal `'inbound'` lets the planner use the partial
+/// index of inbound messages.
+#[derive(diesel::query_builder::QueryId)]
+struct LastInboundNumbers {
+    org: OrganizationId,
+    contacts: Vec<ContactId>,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for LastInboundNumbers {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Uuid};
+        out.push_sql("SELECT c.id AS contact_id, m.phone_number_id FROM unnest(");
+        out.push_bind_param::<Array<Uuid>, _>(&self.contacts)?;
+        out.push_sql(
+            ") AS c(id) CROSS JOIN LATERAL (\
+                 SELECT phone_number_id FROM messages \
+                 WHERE organization_id = ",
+        );
+        out.push_bind_param::<Uuid, _>(&self.org)?;
+        out.push_sql(
+            " AND contact_id = c.id AND direction = 'inbound' \
+                   AND phone_number_id IS NOT NULL \
+                 ORDER BY created_at DESC, id DESC LIMIT 1) AS m",
+        );
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for LastInboundNumbers {
+    type SqlType = diesel::sql_types::Untyped;
 }
 
 /// Recipient lookups of concurrent sends, done together (see `batcher`).

@@ -88,7 +88,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    messages (id) {
+    messages (organization_id, id) {
         id -> Uuid,
         organization_id -> Uuid,
         contact_id -> Uuid,

@@ -469,7 +469,11 @@ async fn only_failed_messages_can_be_retried() {
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
 
     // The carrier reported a failure (the carrier webhooks arrive with the delivery issue).
-    diesel::update(messages_table::table.find(MessageId(uuid(&message["id"]))))
+    let key = (
+        OrganizationId(chat.org.id.parse().unwrap()),
+        MessageId(uuid(&message["id"])),
+    );
+    diesel::update(messages_table::table.find(key))
         .set((
             messages_table::status.eq("failed"),
             messages_table::error_code.eq("30003"),

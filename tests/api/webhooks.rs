@@ -269,6 +269,43 @@ async fn an_inbound_sms_creates_the_contact_once_and_reaches_the_dashboards() {
 }
 
 #[actix_web::test]
+async fn replies_go_out_from_the_number_the_contact_last_wrote_to() {
+    let (app, chat, _twilio) = clinic("SM00000000000000000000000000000021").await;
+    let (status, body) = app
+        .post(
+            "/api/phone-numbers",
+            &chat.org.token,
+            json!({"phone_number": "+14155550199", "label": "Billing"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let inbound = |to: &str, sid: &str| {
+        form(&[
+            ("AccountSid", ACCOUNT),
+            ("MessageSid", sid),
+            ("From", "+14155550111"),
+            ("To", to),
+            ("Body", "Hello?"),
+        ])
+    };
+    let reply = |body| app.send_sms(&chat.org.token, &chat.contact_id, body);
+
+    // Before the contact writes: the organisation's first number.
+    assert_eq!(reply("Reminder").await["from_address"], "+14155550100");
+    // The contact writes to the second number, then to the first: each reply follows.
+    for (to, sid) in [
+        ("+14155550199", "SM10000000000000000000000000000021"),
+        ("+14155550100", "SM10000000000000000000000000000022"),
+        ("+14155550199", "SM10000000000000000000000000000023"),
+    ] {
+        let (status, body) =
+            post_signed(&app, "/webhooks/twilio/inbound", &inbound(to, sid), TOKEN).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(reply("Got it").await["from_address"], to);
+    }
+}
+
+#[actix_web::test]
 async fn stop_blocks_sends_until_start() {
     let (app, chat, _twilio) = clinic("SM00000000000000000000000000000009").await;
     let keyword = |body: &str, sid: &str| {
