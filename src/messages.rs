@@ -81,15 +81,7 @@ pub struct MessageView {
 }
 
 /// What a status event tells subscribers.
-#[derive(Debug, Clone, Serialize)]
-pub struct StatusView {
-    pub id: MessageId,
-    pub status: String,
-    pub external_id: Option<String>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub updated_at: DateTime<Utc>,
-}
+pub use crate::db::messages::StatusView;
 
 impl From<&Message> for StatusView {
     fn from(message: &Message) -> Self {

@@ -220,14 +220,14 @@ impl Handler<AddMessage> for ContactActor {
 /// id for a message it accepted (`external_id`, with the status it already has). Stale
 /// and repeated reports change nothing and broadcast nothing.
 #[derive(Message)]
-#[rtype(result = "Result<Option<StoredMessage>, AppError>")]
+#[rtype(result = "Result<Option<StatusView>, AppError>")]
 pub struct ApplyStatus {
     pub message_id: MessageId,
     pub change: StatusChange,
 }
 
 impl Handler<ApplyStatus> for ContactActor {
-    type Result = AtomicResponse<Self, Result<Option<StoredMessage>, AppError>>;
+    type Result = AtomicResponse<Self, Result<Option<StatusView>, AppError>>;
 
     fn handle(&mut self, report: ApplyStatus, _: &mut Context<Self>) -> Self::Result {
         let report = StatusReport {
@@ -239,14 +239,12 @@ impl Handler<ApplyStatus> for ContactActor {
         AtomicResponse::new(Box::pin(
             async move { statuses.submit(report).await }
                 .into_actor(self)
-                .map(
-                    |result: Result<Option<StoredMessage>, AppError>, actor, _| {
-                        if let Ok(Some(message)) = &result {
-                            actor.broadcast(events::MESSAGE_STATUS, &StatusView::from(message));
-                        }
-                        result
-                    },
-                ),
+                .map(|result: Result<Option<StatusView>, AppError>, actor, _| {
+                    if let Ok(Some(standing)) = &result {
+                        actor.broadcast(events::MESSAGE_STATUS, standing);
+                    }
+                    result
+                }),
         ))
     }
 }

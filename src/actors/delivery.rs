@@ -25,7 +25,7 @@ use super::sandbox::{self, SandboxTransport};
 use crate::cache::Caches;
 use crate::db::ids::{ContactId, MessageId, OrganizationId};
 use crate::db::message_attachments::Attachment;
-use crate::db::messages::{self as db_messages, Message, MessageStatus, StatusChange};
+use crate::db::messages::{self as db_messages, Message, MessageStatus, StatusChange, StatusView};
 use crate::db::organization_settings::OrganizationSettings;
 use crate::db::{message_attachments, sms_opt_outs, DbPool};
 use crate::error::AppError;
@@ -542,11 +542,12 @@ impl Job {
         Ok(())
     }
 
+    /// Reports through the message's contact; `None` when the report changed nothing.
     async fn report(
         &self,
         message: &Message,
         change: StatusChange,
-    ) -> Result<Option<Message>, AppError> {
+    ) -> Result<Option<StatusView>, AppError> {
         let report = ApplyStatus {
             message_id: message.id,
             change,

@@ -328,22 +328,17 @@ pub async fn list_for_contact(
     query.load(conn).await
 }
 
-/// The organisation number the contact most recently wrote to (replies go out from it).
-pub async fn last_inbound_phone_number(
-    conn: &mut AsyncPgConnection,
-    org: OrganizationId,
-    contact: ContactId,
-) -> QueryResult<Option<PhoneNumberId>> {
-    messages::table
-        .filter(messages::organization_id.eq(org))
-        .filter(messages::contact_id.eq(contact))
-        .filter(messages::direction.eq("inbound"))
-        .filter(messages::phone_number_id.is_not_null())
-        .order((messages::created_at.desc(), messages::id.desc()))
-        .select(messages::phone_number_id.assume_not_null())
-        .first(conn)
-        .await
-        .optional()
+/// Where a message stands after a status report: what a `messaging.message.status`
+/// event tells subscribers, and all a status report reads back (not the whole row).
+#[derive(Debug, Clone, Serialize, QueryableByName)]
+#[diesel(table_name = messages)]
+pub struct StatusView {
+    pub id: MessageId,
+    pub status: String,
+    pub external_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A status report for one of an organisation's messages.
@@ -354,22 +349,22 @@ pub struct StatusReport {
     pub change: StatusChange,
 }
 
-/// Status reports written in batches (see `batcher`); each answer is the message
-/// as it now stands, or `None` when the report changed nothing.
+/// Status reports written in batches (see `batcher`); each answer is where the message
+/// now stands, or `None` when the report changed nothing.
 pub struct ApplyStatuses;
 
 impl Batched for ApplyStatuses {
     type Request = StatusReport;
-    type Response = Option<Message>;
+    type Response = Option<StatusView>;
 
     async fn run(
         &self,
         conn: &mut DbConn,
         batch: Vec<StatusReport>,
-    ) -> Vec<Result<Option<Message>, AppError>> {
+    ) -> Vec<Result<Option<StatusView>, AppError>> {
         // One statement updates a row once: a message reported twice in the batch waits
         // for the next round, so the reports apply in the order they came.
-        let mut answers: Vec<Option<Result<Option<Message>, AppError>>> =
+        let mut answers: Vec<Option<Result<Option<StatusView>, AppError>>> =
             batch.iter().map(|_| None).collect();
         let mut waiting: Vec<usize> = (0..batch.len()).collect();
         while !waiting.is_empty() {
@@ -381,7 +376,7 @@ impl Batched for ApplyStatuses {
                 round.iter().map(|&index| batch[index].clone()).collect();
             match advance_statuses(conn, &reports).await {
                 Ok(changed) => {
-                    let mut changed: HashMap<MessageId, Message> = changed
+                    let mut changed: HashMap<MessageId, StatusView> = changed
                         .into_iter()
                         .map(|message| (message.id, message))
                         .collect();
@@ -405,12 +400,12 @@ impl Batched for ApplyStatuses {
 /// Applies status reports, one statement for all (each message at most once). A report
 /// moves its message on if the current status may be replaced (see
 /// [`MessageStatus::replaces`]), and then sets the error it carries; a carrier id is
-/// recorded if the message has none yet, whatever its status. Answers the messages that
-/// changed: stale and repeated reports change nothing.
+/// recorded if the message has none yet, whatever its status. Answers where the messages
+/// that changed now stand: stale and repeated reports change nothing.
 pub async fn advance_statuses(
     conn: &mut AsyncPgConnection,
     reports: &[StatusReport],
-) -> QueryResult<Vec<Message>> {
+) -> QueryResult<Vec<StatusView>> {
     let replaceable = |report: &StatusReport| {
         let statuses: Vec<&str> = report
             .change
@@ -498,7 +493,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvanceStatuses {
              ) AS c \
              WHERE m.organization_id = c.organization_id AND m.id = c.id \
                AND (m.status = ANY(c.replaces) OR (m.external_id IS NULL AND c.external_id IS NOT NULL)) \
-             RETURNING m.*",
+             RETURNING m.id, m.status, m.external_id, m.error_code, m.error_message, m.updated_at",
         );
         Ok(())
     }
