@@ -271,6 +271,12 @@ impl Job {
                 return Ok(());
             }
         };
+        // A message waiting for its sender's pacing slot stays queued, not claimed: a
+        // long wait must not look like a send abandoned by a stopped server (another
+        // server's sweep would then take it over and send it too).
+        if let (Carrier::Twilio(_), Some(from)) = (&carrier, message.from_address.as_deref()) {
+            self.wait_for_slot(from).await;
+        }
         let claimed = if recovering {
             db_messages::reclaim_sending(
                 &mut *self.carriers.pool.get().await?,
@@ -350,7 +356,10 @@ impl Job {
         }
         let mut last_reason = String::new();
         for attempt in 0..self.carriers.config.max_attempts {
-            self.wait_for_slot(from).await;
+            // The first attempt's slot was taken before the claim.
+            if attempt > 0 {
+                self.wait_for_slot(from).await;
+            }
             let outcome = {
                 let _permit = self.carrier_permit().await?;
                 self.carriers.twilio.send(credentials, &sms).await

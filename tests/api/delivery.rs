@@ -154,6 +154,56 @@ async fn a_rate_limited_send_is_retried_and_sent_once() {
     assert_eq!(posts(&twilio).await.len(), 2, "one refused, one accepted");
 }
 
+/// Twilio's answer with a fresh SID each time, noting when each request arrived.
+#[derive(Clone, Default)]
+struct TimedSids(std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>);
+
+impl wiremock::Respond for TimedSids {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let mut arrivals = self.0.lock().unwrap();
+        arrivals.push(std::time::Instant::now());
+        created(&format!("SM{:032x}", arrivals.len()))
+    }
+}
+
+#[actix_web::test]
+async fn sends_from_one_number_are_paced() {
+    let twilio = MockServer::start().await;
+    let arrivals = TimedSids::default();
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(arrivals.clone())
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |settings| {
+        settings.sends_per_second_per_number = 10.0
+    })
+    .await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let mut ids = Vec::new();
+    for index in 0..4 {
+        let message = app
+            .send_sms(&chat.org.token, &chat.contact_id, &format!("Burst {index}"))
+            .await;
+        ids.push(message["id"].as_str().unwrap().to_string());
+    }
+    for id in &ids {
+        tab.statuses_until(id, |data| data["external_id"].is_string())
+            .await;
+    }
+    // Ten a second: the four reach Twilio at least 100 ms apart (300 ms from first to
+    // last; the first may have been slower on its way than the last).
+    let arrivals = arrivals.0.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 4, "each message sent once");
+    let span = arrivals[3] - arrivals[0];
+    assert!(
+        span >= std::time::Duration::from_millis(250),
+        "four sends from one number at 10/s took only {span:?}"
+    );
+}
+
 #[actix_web::test]
 async fn an_ambiguous_failure_is_reconciled_instead_of_sent_twice() {
     let twilio = MockServer::start().await;
