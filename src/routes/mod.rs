@@ -23,11 +23,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(attachments::media)
         .service(ws::connect)
         .service(
+            // Routes are tried in order, each dynamic one by a regex: the send path first.
             web::scope("/api")
+                .configure(messages::configure)
                 .configure(auth::configure)
                 .configure(attachments::configure)
                 .configure(contacts::configure)
-                .configure(messages::configure)
                 .configure(phone_numbers::configure)
                 .configure(email_addresses::configure)
                 .configure(organization::configure)
