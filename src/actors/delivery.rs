@@ -167,6 +167,14 @@ fn mail_domain(from: &str) -> &str {
 /// abandoned by a stopped server (retries and pacing of a live one end well within it).
 pub const STALE_SENDING: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
+/// What Twilio's list of messages says of one the server may have sent.
+enum Reconciled {
+    Found(String),
+    Absent,
+    /// The look-up failed (why): the message may or may not be there.
+    Unknown(String),
+}
+
 /// Where a message goes.
 enum Carrier {
     Twilio(Credentials),
@@ -348,78 +356,96 @@ impl Job {
             media_urls,
             status_callback: &self.carriers.config.status_callback,
         };
-        // The stopped server may have got it to Twilio: adopt it rather than send twice.
-        if recovering {
-            if let Some(sid) = self.find_sent(credentials, &sms, message).await? {
-                return self.accepted(message, sid).await;
-            }
-        }
+        // Twilio may already have the message (a stopped server's send, or an answer lost
+        // to a timeout or 5xx): it is then looked for before it is sent again, adopted if
+        // found, and never sent while the look-up itself fails.
+        let mut unsure = recovering;
         let mut last_reason = String::new();
-        for attempt in 0..self.carriers.config.max_attempts {
+        let attempts = self.carriers.config.max_attempts;
+        for attempt in 0..attempts {
             // The first attempt's slot was taken before the claim.
             if attempt > 0 {
                 self.wait_for_slot(from).await;
             }
-            let outcome = {
-                let _permit = self.carrier_permit().await?;
-                self.carriers.twilio.send(credentials, &sms).await
-            };
-            let wait = match outcome {
-                SendOutcome::Accepted { sid } => return self.accepted(message, sid).await,
-                SendOutcome::Rejected {
-                    code,
-                    message: reason,
-                } => {
-                    if code == "21610" {
-                        let org = self.deliver.organization_id;
-                        sms_opt_outs::record(
-                            &mut *self.carriers.pool.get().await?,
-                            org,
-                            to,
-                            from,
-                            "21610",
-                        )
-                        .await?;
+            let wait = 'attempt: {
+                if unsure {
+                    match self.reconcile(credentials, &sms, message).await? {
+                        Reconciled::Found(sid) => return self.accepted(message, sid).await,
+                        Reconciled::Absent => unsure = false,
+                        Reconciled::Unknown(reason) => {
+                            last_reason = reason;
+                            break 'attempt None;
+                        }
                     }
-                    let explained =
-                        crate::twilio::error_message(&code).map_or(reason, str::to_string);
-                    return self.fail(message, &code, &explained).await;
                 }
-                SendOutcome::RetryLater { after, reason } => {
-                    last_reason = reason;
-                    after
-                }
-                SendOutcome::Ambiguous { reason } => {
-                    // Twilio may have it already: adopt it rather than send twice.
-                    if let Some(sid) = self.find_sent(credentials, &sms, message).await? {
-                        return self.accepted(message, sid).await;
+                let outcome = {
+                    let _permit = self.carrier_permit().await?;
+                    self.carriers.twilio.send(credentials, &sms).await
+                };
+                match outcome {
+                    SendOutcome::Accepted { sid } => return self.accepted(message, sid).await,
+                    SendOutcome::Rejected {
+                        code,
+                        message: reason,
+                    } => {
+                        if code == "21610" {
+                            let org = self.deliver.organization_id;
+                            sms_opt_outs::record(
+                                &mut *self.carriers.pool.get().await?,
+                                org,
+                                to,
+                                from,
+                                "21610",
+                            )
+                            .await?;
+                        }
+                        let explained =
+                            crate::twilio::error_message(&code).map_or(reason, str::to_string);
+                        return self.fail(message, &code, &explained).await;
                     }
-                    last_reason = reason;
-                    None
+                    SendOutcome::RetryLater { after, reason } => {
+                        last_reason = reason;
+                        after
+                    }
+                    SendOutcome::Ambiguous { reason } => {
+                        unsure = true;
+                        last_reason = reason;
+                        None
+                    }
                 }
             };
-            if attempt + 1 < self.carriers.config.max_attempts {
+            if attempt + 1 < attempts {
                 tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt))).await;
+            }
+        }
+        if unsure {
+            if let Reconciled::Found(sid) = self.reconcile(credentials, &sms, message).await? {
+                return self.accepted(message, sid).await;
             }
         }
         self.give_up(message, "Twilio", &last_reason).await
     }
 
-    /// The SID of this message if Twilio already has it; a failed look-up counts as
-    /// not found (the retry that follows is then the only way forward).
-    async fn find_sent(
+    /// Looks for this message among those Twilio has.
+    async fn reconcile(
         &self,
         credentials: &Credentials,
         sms: &OutgoingSms<'_>,
         message: &Message,
-    ) -> Result<Option<String>, AppError> {
+    ) -> Result<Reconciled, AppError> {
         let _permit = self.carrier_permit().await?;
         let found = self
             .carriers
             .twilio
             .find_sent(credentials, sms, message.created_at)
             .await;
-        Ok(found.ok().flatten())
+        Ok(match found {
+            Ok(Some(sid)) => Reconciled::Found(sid),
+            Ok(None) => Reconciled::Absent,
+            Err(error) => Reconciled::Unknown(format!(
+                "could not ask Twilio whether it has the message: {error}"
+            )),
+        })
     }
 
     /// SMTP has no delivery reports: a message the server accepted is `sent`.

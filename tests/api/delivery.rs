@@ -248,6 +248,57 @@ async fn an_ambiguous_failure_is_reconciled_instead_of_sent_twice() {
 }
 
 #[actix_web::test]
+async fn a_message_is_not_sent_again_while_twilio_cannot_say_whether_it_has_it() {
+    let twilio = MockServer::start().await;
+    // Twilio created the message but the answer was lost; then its list of messages is
+    // unavailable once before it answers.
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&twilio)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&twilio)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"messages": [
+                {"sid": "SM34343434343434343434343434343434", "body": "Your lab results are in"}
+            ]})),
+        )
+        .with_priority(2)
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let id = app
+        .send_sms(&chat.org.token, &chat.contact_id, "Your lab results are in")
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = tab
+        .statuses_until(&id, |data| data["external_id"].is_string())
+        .await;
+    assert_eq!(
+        seen.last().unwrap()["external_id"],
+        "SM34343434343434343434343434343434"
+    );
+    assert_eq!(
+        posts(&twilio).await.len(),
+        1,
+        "the failed look-up did not lead to a second send"
+    );
+}
+
+#[actix_web::test]
 async fn a_send_twilio_never_takes_fails_after_the_last_attempt() {
     let twilio = MockServer::start().await;
     Mock::given(method("POST"))
