@@ -84,7 +84,7 @@ impl Application {
         let twilio = TwilioClient::new(
             &settings.twilio_api_base,
             std::time::Duration::from_secs(15),
-        );
+        )?;
         Housekeeper::new(
             pool.clone(),
             storage.clone(),

@@ -39,7 +39,8 @@ pub enum SendOutcome {
 #[derive(Clone)]
 pub struct TwilioClient {
     http: reqwest::Client,
-    base: String,
+    /// Parsed once: every send used to parse (and IDNA-check) the whole URL again.
+    base: url::Url,
 }
 
 #[derive(Deserialize)]
@@ -66,16 +67,18 @@ struct ListedMessage {
 
 impl TwilioClient {
     /// `base` is `https://api.twilio.com` in production (overridable for tests).
-    pub fn new(base: &str, timeout: Duration) -> Self {
+    /// A client of the API at `base` (`https://api.twilio.com`, or a stand-in).
+    pub fn new(base: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let base = url::Url::parse(base)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base())
+            .ok_or_else(|| anyhow::anyhow!("the Twilio API base {base:?} is not an http(s) URL"))?;
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .build()
             .expect("the HTTP client builds with static settings");
-        TwilioClient {
-            http,
-            base: base.trim_end_matches('/').to_string(),
-        }
+        Ok(TwilioClient { http, base })
     }
 
     /// Whether `url` is one Twilio serves media from (or the configured API base, for
@@ -89,8 +92,7 @@ impl TwilioClient {
             && (host == "twilio.com"
                 || host.ends_with(".twilio.com")
                 || host.ends_with(".twiliocdn.com"));
-        let base = url::Url::parse(&self.base).ok();
-        twilio || base.is_some_and(|base| base.origin() == url.origin())
+        twilio || self.base.origin() == url.origin()
     }
 
     /// Downloads a media item of an inbound message (Basic auth; redirects followed),
@@ -119,11 +121,13 @@ impl TwilioClient {
         Ok(body.freeze())
     }
 
-    fn messages_url(&self, account_sid: &str) -> String {
-        format!(
-            "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
-            self.base
-        )
+    fn messages_url(&self, account_sid: &str) -> url::Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("checked in new: the base can have a path")
+            .pop_if_empty()
+            .extend(["2010-04-01", "Accounts", account_sid, "Messages.json"]);
+        url
     }
 
     pub async fn send(&self, credentials: &Credentials, sms: &OutgoingSms<'_>) -> SendOutcome {
@@ -222,5 +226,42 @@ impl TwilioClient {
             .into_iter()
             .find(|message| message.body.as_deref() == Some(sms.body))
             .map(|message| message.sid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_messages_url_extends_the_configured_base() {
+        let url = |base: &str| {
+            TwilioClient::new(base, Duration::from_secs(1))
+                .unwrap()
+                .messages_url("AC123")
+                .to_string()
+        };
+        assert_eq!(
+            url("https://api.twilio.com"),
+            "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:4010/twilio/"),
+            "http://127.0.0.1:4010/twilio/2010-04-01/Accounts/AC123/Messages.json"
+        );
+    }
+
+    #[test]
+    fn a_base_that_is_not_an_http_url_is_refused_at_start() {
+        for base in [
+            "api.twilio.com",
+            "mailto:ops@example.com",
+            "ftp://example.com",
+        ] {
+            assert!(
+                TwilioClient::new(base, Duration::from_secs(1)).is_err(),
+                "{base}"
+            );
+        }
     }
 }
