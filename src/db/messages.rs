@@ -93,6 +93,8 @@ pub struct Message {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
+/// A new message. The batch insert ([`insert_many`]) names these columns itself: a
+/// field added here must be added to `InsertMessages` too.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = messages)]
 pub struct MessageInsertForm {
