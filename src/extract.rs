@@ -1,4 +1,5 @@
-//! A JSON body extractor whose errors name the offending field.
+//! Body extractors whose errors are JSON: a JSON body whose errors name the offending
+//! field, and the raw body (webhooks) with the same size limit.
 //!
 //! actix's own `web::Json` reports serde errors without the path to the bad value; here
 //! `serde_path_to_error` supplies it, so `{"phones":[{"label":5}]}` answers with
@@ -24,10 +25,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let is_json = req.mime_type().ok().flatten().is_some_and(|mime| {
             mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json")
         });
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(0, |state| state.max_json_bytes);
-        let body = web::Bytes::from_request(req, payload);
+        let body = RawBody::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
                 return Err(AppError::UnsupportedMediaType(
@@ -35,6 +33,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 )
                 .into());
             }
+            let RawBody(body) = body.await?;
+            parse_json(&body).map(ApiJson).map_err(Into::into)
+        })
+    }
+}
+
+/// The body as bytes, up to the configured size (`SWITCHBOARD_MAX_JSON_BYTES`); a larger
+/// or unreadable one is refused with a JSON error rather than actix's plain-text one.
+pub struct RawBody(pub web::Bytes);
+
+impl FromRequest for RawBody {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(0, |state| state.max_json_bytes);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
             let body = body
                 .await
                 .map_err(|error| match error.as_error::<PayloadError>() {
@@ -46,7 +64,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                         format!("could not read the body: {error}"),
                     ),
                 })?;
-            parse_json(&body).map(ApiJson).map_err(Into::into)
+            Ok(RawBody(body))
         })
     }
 }

@@ -4,6 +4,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
 use crate::error::AppError;
+use crate::extract::RawBody;
 use crate::startup::AppState;
 use crate::webhooks::{self, TwilioWebhook};
 
@@ -17,7 +18,7 @@ const EMPTY_TWIML: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#
 #[post("/webhooks/twilio/status")]
 async fn status(
     req: HttpRequest,
-    body: web::Bytes,
+    RawBody(body): RawBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let webhook = verify(&req, &body, &state).await?;
@@ -28,7 +29,7 @@ async fn status(
 #[post("/webhooks/twilio/inbound")]
 async fn inbound(
     req: HttpRequest,
-    body: web::Bytes,
+    RawBody(body): RawBody,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let webhook = verify(&req, &body, &state).await?;

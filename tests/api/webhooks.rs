@@ -163,6 +163,21 @@ async fn status_callbacks_in_any_order_settle_on_the_right_status() {
 }
 
 #[actix_web::test]
+async fn an_oversize_webhook_gets_a_json_413() {
+    let (app, _chat, _twilio) = clinic("SM00000000000000000000000000000031").await;
+    let huge = "x".repeat(300 * 1024);
+    let params = form(&[("AccountSid", ACCOUNT), ("Body", &huge)]);
+    let (status, body) = post_signed(&app, "/webhooks/twilio/inbound", &params, TOKEN).await;
+    let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
+    crate::helpers::assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+}
+
+#[actix_web::test]
 async fn forged_unsigned_and_tampered_webhooks_are_refused_and_change_nothing() {
     let (app, chat, _twilio) = clinic("SM00000000000000000000000000000002").await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
