@@ -725,18 +725,18 @@ async fn record_one(conn: &mut DbConn, new: NewMessage) -> Result<(Message, bool
     let org = new.form.organization_id;
     let inserted = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let message = db_messages::insert(conn, &new.form).await?;
+            let inserted = db_messages::insert_many(conn, std::slice::from_ref(&new.form)).await?;
+            // Missing from the answer: its `client_id` was used before.
+            let Some(message) = inserted.into_iter().next() else {
+                return Ok(None);
+            };
             take_attachments(conn, org, &new.attachment_ids, &message).await?;
-            touch_contacts(conn, std::slice::from_ref(&message)).await?;
-            Ok(message)
+            Ok(Some(message))
         })
-        .await;
+        .await?;
     match inserted {
-        Ok(message) => Ok((message, true)),
-        Err(AppError::Conflict(_)) if new.form.client_id.is_some() => {
-            replay_conflict(conn, &new).await
-        }
-        Err(error) => Err(error),
+        Some(message) => Ok((message, true)),
+        None => replay_conflict(conn, &new).await,
     }
 }
 
@@ -751,26 +751,6 @@ async fn replay_conflict(conn: &mut DbConn, new: &NewMessage) -> Result<(Message
             new.form.id
         ))),
     }
-}
-
-/// Moves each contact's `last_contacted_at` (the contact list's sort key) to its newest
-/// message; private notes do not count.
-async fn touch_contacts(
-    conn: &mut AsyncPgConnection,
-    messages: &[Message],
-) -> Result<(), AppError> {
-    let mut by_org: HashMap<OrganizationId, (Vec<ContactId>, DateTime<Utc>)> = HashMap::new();
-    for message in messages.iter().filter(|message| !message.private) {
-        let (contacts, at) = by_org
-            .entry(message.organization_id)
-            .or_insert((Vec::new(), message.created_at));
-        contacts.push(message.contact_id);
-        *at = (*at).max(message.created_at);
-    }
-    for (org, (ids, at)) in by_org {
-        contacts::touch_last_contacted(conn, org, &ids, at).await?;
-    }
-    Ok(())
 }
 
 async fn take_attachments(

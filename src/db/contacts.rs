@@ -211,31 +211,3 @@ fn escape_like(input: &str) -> String {
     }
     escaped
 }
-
-/// Moves the contacts' `last_contacted_at` (the contact list's sort key) on to `at`,
-/// unless it is already within a second of it (never backwards). Each move leaves a dead row version and
-/// new entries in every index of `contacts` (the sort key is indexed, so the update is
-/// never HOT); a contact in a busy conversation would otherwise add one per message and
-/// slow every lookup of it until autovacuum comes by. The stored key is therefore
-/// exact to a second; the live `messaging.contact.updated` events carry the exact time.
-pub async fn touch_last_contacted(
-    conn: &mut AsyncPgConnection,
-    org: OrganizationId,
-    ids: &[ContactId],
-    at: DateTime<Utc>,
-) -> QueryResult<()> {
-    diesel::update(
-        contacts::table
-            .filter(contacts::organization_id.eq(org))
-            .filter(contacts::id.eq_any(ids))
-            .filter(
-                contacts::last_contacted_at
-                    .is_null()
-                    .or(contacts::last_contacted_at.lt(at - chrono::TimeDelta::seconds(1))),
-            ),
-    )
-    .set(contacts::last_contacted_at.eq(at))
-    .execute(conn)
-    .await
-    .map(drop)
-}

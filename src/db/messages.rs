@@ -139,10 +139,17 @@ pub async fn insert(
         .await
 }
 
-/// Inserts several messages and moves their contacts' `last_contacted_at` on (as
-/// [`super::contacts::touch_last_contacted`] does), in one statement: one round trip and
-/// one commit, atomic as a whole. A message whose `client_id` the organisation used
-/// before is skipped: it is missing from the answer.
+/// Inserts several messages and moves their contacts' `last_contacted_at` (the contact
+/// list's sort key) on to their newest message, in one statement: one round trip and one
+/// commit, atomic as a whole. A message whose `client_id` the organisation used before
+/// is skipped: it is missing from the answer.
+///
+/// The sort key moves at most once a second, never backwards, and private notes do not
+/// move it. Each move leaves a dead row version and new entries in every index of
+/// `contacts` (the key is indexed, so the update is never HOT); a contact in a busy
+/// conversation would otherwise add one per message and slow every lookup of it until
+/// autovacuum comes by. The stored key is therefore exact to a second; the live
+/// `messaging.contact.updated` events carry the exact time.
 pub async fn insert_many(
     conn: &mut AsyncPgConnection,
     forms: &[MessageInsertForm],
@@ -234,8 +241,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertMessages<'_>
             out.push_sql(", ");
         }
         out.push_bind_param::<Array<Bool>, _>(&self.private)?;
-        // Private notes do not move the contact list's sort key; the condition is
-        // `contacts::touch_last_contacted`'s.
+        // The contacts' sort key: see `insert_many`.
         out.push_sql(
             ") ON CONFLICT DO NOTHING RETURNING *), \
              touched AS (UPDATE contacts AS c SET last_contacted_at = t.at \

@@ -187,6 +187,11 @@ async fn an_mms_reaches_twilio_with_one_url_per_file_serving_the_exact_bytes() {
     let again = json!({"contact_id": chat.contact_id, "channel": "sms", "body": "again", "attachment_ids": [ids[0]]});
     let (status, body) = app.post("/api/messages/send", &chat.org.token, again).await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    // Nor with an idempotency key of its own (not a replay of anything).
+    let keyed = json!({"contact_id": chat.contact_id, "channel": "sms", "body": "again",
+        "attachment_ids": [ids[0]], "client_id": "fresh-key-for-a-taken-file"});
+    let (status, body) = app.post("/api/messages/send", &chat.org.token, keyed).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "conflict");
 
     // The operator's link redirects to a signed URL; another organisation gets a 404.
     let no_redirects = reqwest::Client::builder()
