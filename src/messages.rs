@@ -195,19 +195,8 @@ pub async fn send(
         ));
     }
     let config = state.caches.org(org).await?;
-    if client_id.is_some() {
-        let mut conn = state.pool.get().await?;
-        if let Some(existing) = replayed(
-            &mut conn,
-            &state.caches,
-            org,
-            client_id.as_deref(),
-            state.default_region,
-        )
-        .await?
-        {
-            return Ok(existing);
-        }
+    if let Some(existing) = replayed(state, org, client_id.as_deref()).await? {
+        return Ok(existing);
     }
     let recipient = state
         .recipients
@@ -353,21 +342,13 @@ pub async fn add_note(
 ) -> Result<AddedMessage, AppError> {
     let org = caller.organization_id;
     let client_id = client_id(request.client_id.as_deref())?;
-    let mut conn = state.pool.get().await?;
-    if let Some(existing) = replayed(
-        &mut conn,
-        &state.caches,
-        org,
-        client_id.as_deref(),
-        state.default_region,
-    )
-    .await?
-    {
+    if let Some(existing) = replayed(state, org, client_id.as_deref()).await? {
         return Ok(existing);
     }
     if request.body.trim().is_empty() {
         return Err(AppError::invalid("body", "the note is empty"));
     }
+    let mut conn = state.pool.get().await?;
     contacts::get(&mut conn, org, request.contact_id)
         .await
         .optional()?
@@ -562,18 +543,23 @@ fn client_id(raw: Option<&str>) -> Result<Option<String>, AppError> {
 
 /// The message already recorded under this idempotency key, if any.
 async fn replayed(
-    conn: &mut AsyncPgConnection,
-    caches: &Caches,
+    state: &AppState,
     org: OrganizationId,
     client_id: Option<&str>,
-    region: country::Id,
 ) -> Result<Option<AddedMessage>, AppError> {
     let Some(client_id) = client_id else {
         return Ok(None);
     };
+    let conn = &mut state.pool.get().await?;
     match db_messages::find_by_client_id(conn, org, client_id).await? {
         Some(message) => Ok(Some(AddedMessage {
-            view: view(conn, &*caches.org(org).await?, message.clone(), region).await?,
+            view: view(
+                conn,
+                &*state.caches.org(org).await?,
+                message.clone(),
+                state.default_region,
+            )
+            .await?,
             message,
             created: false,
         })),
