@@ -51,6 +51,24 @@ async fn posts(twilio: &MockServer) -> Vec<Request> {
         .collect()
 }
 
+/// Sends an SMS from a clinic using `twilio` and waits until its carrier id is recorded;
+/// answers that id.
+async fn carrier_id_of_a_send(twilio: &MockServer, body: &str) -> String {
+    let (app, chat) = clinic_with_twilio(twilio, |_| {}).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+    let message = app.send_sms(&chat.org.token, &chat.contact_id, body).await;
+    let seen = tab
+        .statuses_until(message["id"].as_str().unwrap(), |data| {
+            data["external_id"].is_string()
+        })
+        .await;
+    seen.last().unwrap()["external_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 #[actix_web::test]
 async fn twilio_receives_a_well_formed_request_and_its_sid_is_kept() {
     let twilio = MockServer::start().await;
@@ -134,21 +152,8 @@ async fn a_rate_limited_send_is_retried_and_sent_once() {
         .with_priority(2)
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
-    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
-    tab.subscribe(&chat.contact_id).await;
-
-    let id = app
-        .send_sms(&chat.org.token, &chat.contact_id, "Reminder")
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let seen = tab
-        .statuses_until(&id, |data| data["external_id"].is_string())
-        .await;
     assert_eq!(
-        seen.last().unwrap()["external_id"],
+        carrier_id_of_a_send(&twilio, "Reminder").await,
         "SM22222222222222222222222222222222"
     );
     assert_eq!(posts(&twilio).await.len(), 2, "one refused, one accepted");
@@ -223,21 +228,8 @@ async fn an_ambiguous_failure_is_reconciled_instead_of_sent_twice() {
         )
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
-    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
-    tab.subscribe(&chat.contact_id).await;
-
-    let id = app
-        .send_sms(&chat.org.token, &chat.contact_id, "Your lab results are in")
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let seen = tab
-        .statuses_until(&id, |data| data["external_id"].is_string())
-        .await;
     assert_eq!(
-        seen.last().unwrap()["external_id"],
+        carrier_id_of_a_send(&twilio, "Your lab results are in").await,
         "SM33333333333333333333333333333333"
     );
     assert_eq!(
@@ -274,21 +266,8 @@ async fn a_message_is_not_sent_again_while_twilio_cannot_say_whether_it_has_it()
         .with_priority(2)
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
-    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
-    tab.subscribe(&chat.contact_id).await;
-
-    let id = app
-        .send_sms(&chat.org.token, &chat.contact_id, "Your lab results are in")
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let seen = tab
-        .statuses_until(&id, |data| data["external_id"].is_string())
-        .await;
     assert_eq!(
-        seen.last().unwrap()["external_id"],
+        carrier_id_of_a_send(&twilio, "Your lab results are in").await,
         "SM34343434343434343434343434343434"
     );
     assert_eq!(
