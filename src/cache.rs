@@ -118,26 +118,44 @@ impl Caches {
         self.sessions.invalidate(token_hash);
     }
 
-    /// The organisation's configuration.
-    pub async fn org(&self, org: OrganizationId) -> Result<Arc<OrgConfig>, AppError> {
-        if let Some(config) = self.orgs.get(&org) {
-            return Ok(config);
+    /// The cached value for `key`, else what `load` reads; that is kept unless an
+    /// invalidation ran while it was being read (it may predate the change).
+    async fn get_or_load<K, V>(
+        &self,
+        cache: &Cache<K, V>,
+        key: K,
+        load: impl AsyncFnOnce() -> Result<V, AppError>,
+    ) -> Result<V, AppError>
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some(value) = cache.get(&key) {
+            return Ok(value);
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let mut conn = self.pool.get().await?;
-        let phi_policy = Policy::from_stored(phi_policies::get(&mut conn, org).await?);
-        let phi_patterns = phi_policy.compiled_patterns();
-        let config = Arc::new(OrgConfig {
-            phone_numbers: phone_numbers::list(&mut conn, org).await?,
-            email_addresses: email_addresses::list(&mut conn, org).await?,
-            phi_policy,
-            phi_patterns,
-            settings: organization_settings::get(&mut conn, org).await?,
-        });
+        let value = load().await?;
         if generation == self.generation.load(Ordering::Acquire) {
-            self.orgs.insert(org, config.clone());
+            cache.insert(key, value.clone());
         }
-        Ok(config)
+        Ok(value)
+    }
+
+    /// The organisation's configuration.
+    pub async fn org(&self, org: OrganizationId) -> Result<Arc<OrgConfig>, AppError> {
+        self.get_or_load(&self.orgs, org, async || {
+            let mut conn = self.pool.get().await?;
+            let phi_policy = Policy::from_stored(phi_policies::get(&mut conn, org).await?);
+            let phi_patterns = phi_policy.compiled_patterns();
+            Ok(Arc::new(OrgConfig {
+                phone_numbers: phone_numbers::list(&mut conn, org).await?,
+                email_addresses: email_addresses::list(&mut conn, org).await?,
+                phi_policy,
+                phi_patterns,
+                settings: organization_settings::get(&mut conn, org).await?,
+            }))
+        })
+        .await
     }
 
     /// Call after changing the organisation's numbers, addresses, policy or settings.
@@ -154,18 +172,12 @@ impl Caches {
         &self,
         account_sid: &str,
     ) -> Result<Arc<Vec<OrganizationSettings>>, AppError> {
-        if let Some(found) = self.twilio_accounts.get(account_sid) {
-            return Ok(found);
-        }
-        let generation = self.generation.load(Ordering::Acquire);
-        let found = Arc::new(
-            organization_settings::with_twilio_account(&mut *self.pool.get().await?, account_sid)
-                .await?,
-        );
-        if generation == self.generation.load(Ordering::Acquire) {
-            self.twilio_accounts
-                .insert(account_sid.to_string(), found.clone());
-        }
-        Ok(found)
+        self.get_or_load(&self.twilio_accounts, account_sid.to_string(), async || {
+            let conn = &mut *self.pool.get().await?;
+            Ok(Arc::new(
+                organization_settings::with_twilio_account(conn, account_sid).await?,
+            ))
+        })
+        .await
     }
 }
