@@ -8,7 +8,7 @@
 mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -38,23 +38,32 @@ fn options() -> Options {
     }
 }
 
-/// Twilio's create-message answer, with a fresh SID each time; counts the messages it
-/// was handed (the stand-in keeps no record of requests, which would cost the machine
-/// more than the answers).
+/// Twilio's create-message answer, with a fresh SID each time; keeps each message's
+/// `StatusCallback` URL, where its status callback goes (the stand-in keeps no other
+/// record of requests, which would cost the machine more than the answers).
 #[derive(Clone, Default)]
-struct UniqueSids(Arc<AtomicU64>);
+struct UniqueSids {
+    handed: Arc<AtomicU64>,
+    /// (SID, StatusCallback) of each message handed over.
+    callbacks: Arc<Mutex<Vec<(String, String)>>>,
+}
 
 impl UniqueSids {
     fn handed(&self) -> usize {
-        self.0.load(Ordering::Relaxed) as usize
+        self.handed.load(Ordering::Relaxed) as usize
     }
 }
 
 impl Respond for UniqueSids {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let n = self.0.fetch_add(1, Ordering::Relaxed) + 1;
-        ResponseTemplate::new(201)
-            .set_body_json(json!({"sid": format!("SM{n:032x}"), "status": "queued"}))
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let n = self.handed.fetch_add(1, Ordering::Relaxed) + 1;
+        let sid = format!("SM{n:032x}");
+        let callback = url::form_urlencoded::parse(&request.body)
+            .find(|(key, _)| key == "StatusCallback")
+            .map(|(_, url)| url.into_owned())
+            .expect("every send names its StatusCallback");
+        self.callbacks.lock().unwrap().push((sid.clone(), callback));
+        ResponseTemplate::new(201).set_body_json(json!({"sid": sid, "status": "queued"}))
     }
 }
 
@@ -173,33 +182,26 @@ async fn run(options: Options) {
         println!("  per send, {}", before.per_item(after, options.sends));
     }
 
-    // Signed status callbacks, one per message, from `concurrency` clients.
-    let sids: Arc<Vec<String>> = Arc::new(
-        (1..=(options.warmup + handed) as u64)
-            .map(|n| format!("SM{n:032x}"))
-            .collect(),
-    );
-    let callback_url = format!("{base}/webhooks/twilio/status");
+    // Signed status callbacks, one per message to the URL it named, from `concurrency`
+    // clients.
+    let callbacks: Arc<Vec<(String, String)>> =
+        Arc::new(stand_in.callbacks.lock().unwrap().clone());
     let cpu_before = support::cpu_seconds(&server);
     let started = Instant::now();
     let mut lanes = Vec::new();
     for lane in 0..options.concurrency {
-        let (http, url, sids, concurrency) = (
-            http.clone(),
-            callback_url.clone(),
-            sids.clone(),
-            options.concurrency,
-        );
+        let (http, callbacks, concurrency) = (http.clone(), callbacks.clone(), options.concurrency);
         lanes.push(tokio::spawn(async move {
-            for index in (lane..sids.len()).step_by(concurrency) {
+            for index in (lane..callbacks.len()).step_by(concurrency) {
+                let (sid, url) = &callbacks[index];
                 let params = vec![
                     ("AccountSid".to_string(), ACCOUNT.to_string()),
-                    ("MessageSid".to_string(), sids[index].clone()),
+                    ("MessageSid".to_string(), sid.clone()),
                     ("MessageStatus".to_string(), "delivered".to_string()),
                 ];
-                let signed = signature::sign(TOKEN, &url, &params);
+                let signed = signature::sign(TOKEN, url, &params);
                 let response = http
-                    .post(&url)
+                    .post(url)
                     .header("X-Twilio-Signature", signed)
                     .form(&params)
                     .send()
@@ -215,12 +217,15 @@ async fn run(options: Options) {
     let elapsed = started.elapsed();
     println!(
         "status callbacks: {} signed callbacks ingested in {:.2} s: {:.0} callbacks/s",
-        sids.len(),
+        callbacks.len(),
         elapsed.as_secs_f64(),
-        sids.len() as f64 / elapsed.as_secs_f64()
+        callbacks.len() as f64 / elapsed.as_secs_f64()
     );
     if let (Some(before), Some(after)) = (cpu_before, support::cpu_seconds(&server)) {
-        println!("  per callback, {}", before.per_item(after, sids.len()));
+        println!(
+            "  per callback, {}",
+            before.per_item(after, callbacks.len())
+        );
     }
 
     server.stop().await;

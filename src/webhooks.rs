@@ -72,9 +72,15 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Applies a status callback through the message's contact actor (forward-only, so
-/// repeated and out-of-order callbacks settle on the right status). Unknown SIDs are
-/// acknowledged and logged: Twilio would retry anything else.
-pub async fn apply_status(state: &AppState, webhook: &TwilioWebhook) -> Result<(), AppError> {
+/// repeated and out-of-order callbacks settle on the right status). The message is the
+/// one the callback URL `named`, else the one with the callback's SID; its SID is
+/// recorded if the send's own answer has not been yet. Unknown messages are acknowledged
+/// and logged: Twilio would retry anything else.
+pub async fn apply_status(
+    state: &AppState,
+    webhook: &TwilioWebhook,
+    named: Option<MessageId>,
+) -> Result<(), AppError> {
     let (Some(sid), Some(reported)) = (webhook.get("MessageSid"), webhook.get("MessageStatus"))
     else {
         return Err(AppError::bad_request(
@@ -89,7 +95,11 @@ pub async fn apply_status(state: &AppState, webhook: &TwilioWebhook) -> Result<(
     let mut conn = state.pool.get().await?;
     for signer in &webhook.signers {
         let org = signer.organization_id;
-        let Some(message) = db_messages::find_by_external_id(&mut conn, org, sid).await? else {
+        let found = match named {
+            Some(id) => db_messages::find_for_callback(&mut conn, org, id, sid).await?,
+            None => db_messages::find_by_external_id(&mut conn, org, sid).await?,
+        };
+        let Some(message) = found else {
             continue;
         };
         let error_code = webhook
@@ -115,7 +125,7 @@ pub async fn apply_status(state: &AppState, webhook: &TwilioWebhook) -> Result<(
         drop(conn);
         let change = StatusChange {
             status,
-            external_id: None,
+            external_id: Some(sid.to_string()),
             error_code,
             error_message,
         };

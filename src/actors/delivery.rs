@@ -43,7 +43,9 @@ pub struct DeliveryConfig {
     pub concurrency: usize,
     /// Per sending number: at least this long between two sends.
     pub per_number_interval: Duration,
-    /// Where Twilio's status callbacks should go.
+    /// Where Twilio's status callbacks should go. Each message's callback URL adds
+    /// `?message_id=`, so a callback that overtakes Twilio's answer to the send (it can)
+    /// still finds its message, before the carrier id is recorded.
     pub status_callback: String,
 }
 
@@ -349,12 +351,16 @@ impl Job {
         media_urls: &[String],
         recovering: bool,
     ) -> Result<(), AppError> {
+        let status_callback = format!(
+            "{}?message_id={}",
+            self.carriers.config.status_callback, message.id
+        );
         let sms = OutgoingSms {
             to,
             from,
             body: &message.body,
             media_urls,
-            status_callback: &self.carriers.config.status_callback,
+            status_callback: &status_callback,
         };
         // Twilio may already have the message (a stopped server's send, or an answer lost
         // to a timeout or 5xx): it is then looked for before it is sent again, adopted if

@@ -281,6 +281,28 @@ pub async fn find_by_external_id(
         .optional()
 }
 
+/// The message a status callback names in its URL (see `DeliveryConfig::status_callback`),
+/// deleted or not, unless it already has another carrier id than `sid`.
+pub async fn find_for_callback(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: MessageId,
+    sid: &str,
+) -> QueryResult<Option<Message>> {
+    messages::table
+        .filter(messages::organization_id.eq(org))
+        .filter(messages::id.eq(id))
+        .filter(
+            messages::external_id
+                .is_null()
+                .or(messages::external_id.eq(sid)),
+        )
+        .select(Message::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// A message that has not been deleted.
 pub async fn get(
     conn: &mut AsyncPgConnection,

@@ -3,6 +3,7 @@
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
+use crate::db::ids::MessageId;
 use crate::error::AppError;
 use crate::extract::RawBody;
 use crate::startup::AppState;
@@ -10,6 +11,13 @@ use crate::webhooks::{self, TwilioWebhook};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(status).service(inbound);
+}
+
+/// The message a status callback's URL names, when it was sent by this server (a
+/// messaging service's own callback URL names none).
+#[derive(serde::Deserialize)]
+struct StatusCallbackTarget {
+    message_id: Option<MessageId>,
 }
 
 /// An empty TwiML answer: "received, no reply".
@@ -22,7 +30,14 @@ async fn status(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let webhook = verify(&req, &body, &state).await?;
-    webhooks::apply_status(&state, &webhook).await?;
+    let named =
+        web::Query::<StatusCallbackTarget>::from_query(req.query_string()).map_err(|_| {
+            AppError::bad_request(
+                "invalid_webhook",
+                "message_id in the callback URL is not a message id",
+            )
+        })?;
+    webhooks::apply_status(&state, &webhook, named.message_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

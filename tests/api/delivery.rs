@@ -6,8 +6,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchboard::db::ids::{ContactId, ContactMethodId, MessageId, OrganizationId, PhoneNumberId};
 use switchboard::db::messages::{self, MessageInsertForm};
+use switchboard::twilio::signature;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{Conversation, TestApp, WsClient};
 
@@ -129,8 +130,100 @@ async fn twilio_receives_a_well_formed_request_and_its_sid_is_kept() {
     assert_eq!(field("Body").as_deref(), Some("Hello + welcome & thanks"));
     assert_eq!(
         field("StatusCallback"),
-        Some(format!("{}/webhooks/twilio/status", app.address))
+        Some(format!(
+            "{}/webhooks/twilio/status?message_id={id}",
+            app.address
+        ))
     );
+}
+
+/// Twilio calling back before its answer to the send arrives (it can): the stand-in
+/// posts a signed `sent` callback to the message's `StatusCallback` URL and answers the
+/// send only once that callback has been answered.
+struct CallsBackFirst {
+    sid: &'static str,
+}
+
+impl Respond for CallsBackFirst {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
+            .into_owned()
+            .collect();
+        let callback = form
+            .iter()
+            .find(|(key, _)| key == "StatusCallback")
+            .map(|(_, url)| url.clone())
+            .expect("the send names its StatusCallback");
+        let params: Vec<(String, String)> = [
+            ("AccountSid", ACCOUNT),
+            ("MessageSid", self.sid),
+            ("MessageStatus", "sent"),
+        ]
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+        let signed = signature::sign(TOKEN, &callback, &params);
+        // The stand-in answers from its own thread: the callback goes out from another
+        // and is waited for.
+        let answered = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let response = reqwest::Client::new()
+                    .post(&callback)
+                    .header("X-Twilio-Signature", signed)
+                    .form(&params)
+                    .send()
+                    .await
+                    .unwrap();
+                response.status()
+            })
+        })
+        .join()
+        .unwrap();
+        match answered {
+            StatusCode::NO_CONTENT => created(self.sid),
+            other => ResponseTemplate::new(500).set_body_string(format!("callback got {other}")),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_status_callback_that_overtakes_the_send_answer_is_kept() {
+    let twilio = MockServer::start().await;
+    let sid = "SM99999999999999999999999999999999";
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(CallsBackFirst { sid })
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let message = app
+        .send_sms(&chat.org.token, &chat.contact_id, "Your results are ready")
+        .await;
+    let id = message["id"].as_str().unwrap();
+    let seen = tab
+        .statuses_until(id, |data| data["external_id"].is_string())
+        .await;
+    let standing = seen.last().unwrap();
+    assert_eq!(standing["status"], "sent", "{seen:?}");
+    assert_eq!(standing["external_id"], sid);
+
+    let (_, history) = app
+        .get(
+            &format!("/api/messages?contact_id={}", chat.contact_id),
+            &chat.org.token,
+        )
+        .await;
+    let stored = history["messages"].as_array().unwrap().last().unwrap();
+    assert_eq!(stored["status"], "sent", "{stored}");
+    assert_eq!(stored["external_id"], sid);
+    assert_eq!(posts(&twilio).await.len(), 1);
 }
 
 #[actix_web::test]

@@ -115,6 +115,14 @@ async fn status_callbacks_in_any_order_settle_on_the_right_status() {
     tab.subscribe(&chat.contact_id).await;
     let id = sent_message(&app, &chat, &mut tab).await;
 
+    // A callback whose URL names this message but whose SID is another message's
+    // changes nothing.
+    let named = format!("/webhooks/twilio/status?message_id={id}");
+    let other_sid = status_callback("SM00000000000000000000000000000077", "delivered");
+    let (code, body) = post_signed(&app, &named, &other_sid, TOKEN).await;
+    assert_eq!(code, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(stored_status(&app, &chat).await["status"], "sending");
+
     // Reversed and duplicated: delivered first, then the stale ones.
     for status in ["delivered", "sent", "sent", "queued", "delivered"] {
         let (code, body) = post_signed(
@@ -150,6 +158,17 @@ async fn status_callbacks_in_any_order_settle_on_the_right_status() {
             .contains("unreachable"),
         "{message}"
     );
+
+    // A URL naming no message id is refused.
+    let (code, body) = post_signed(
+        &app,
+        "/webhooks/twilio/status?message_id=42",
+        &status_callback("SM00000000000000000000000000000001", "delivered"),
+        TOKEN,
+    )
+    .await;
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_error(code, &body, StatusCode::BAD_REQUEST, "invalid_webhook");
 
     // Unknown SIDs are acknowledged (Twilio would retry anything else).
     let (code, _) = post_signed(
