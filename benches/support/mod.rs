@@ -41,7 +41,18 @@ impl Server {
         let mut database_url = url::Url::parse(&base_url).unwrap();
         database_url.set_path(&format!("/switchboard_{name}_{}", std::process::id()));
         let data_dir = std::env::temp_dir().join(format!("switchboard-{name}-{port}"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        // `SWITCHBOARD_BENCH_WRAP="valgrind --tool=callgrind"` (say) runs the server
+        // under a profiler.
+        let wrap = std::env::var("SWITCHBOARD_BENCH_WRAP").unwrap_or_default();
+        let mut wrap = wrap.split_whitespace();
+        let mut command = match wrap.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(wrap).arg(env!("CARGO_BIN_EXE_switchboard"));
+                command
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_switchboard")),
+        };
         command
             .arg("serve")
             .env("DATABASE_URL", database_url.as_str())
@@ -59,7 +70,7 @@ impl Server {
             data_dir,
         };
         let http = reqwest::Client::new();
-        for _ in 0..300 {
+        for _ in 0..1200 {
             if http
                 .get(format!("{}/readyz", server.base))
                 .send()
