@@ -62,6 +62,7 @@ impl Application {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let default_region = settings.default_region()?;
         crate::phi::warm_up();
+        crate::validate::warm_up();
         let secrets =
             SecretKey::load_or_create(settings.secret_key.as_deref(), &settings.data_dir)?;
         let pool = db::connect(&settings.database_url, settings.db_pool_size)
