@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod mail;
 pub mod messages;
+pub mod pacing;
 pub mod phi;
 pub mod protocol;
 pub mod routes;

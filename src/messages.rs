@@ -12,6 +12,7 @@ use phonenumber::country;
 use serde::{Deserialize, Serialize};
 
 use crate::actors::contact::{AddMessage, DeleteMessage, EditMessage, MarkRead, RetryMessage};
+use crate::actors::delivery;
 use crate::attachments::{MMS_MAX_BYTES, MMS_MAX_FILES};
 use crate::auth::{permissions, Caller};
 use crate::cache::{Caches, OrgConfig};
@@ -264,6 +265,19 @@ pub async fn send(
         request.phi_override.as_ref(),
     )
     .await?;
+    // A message that can go out at once is claimed as it is recorded (`sending`), which
+    // saves delivery a write: its carrier is set up and, for SMS, its number's pacing
+    // slot is free now (taken here). Otherwise it is recorded `queued` and claimed by
+    // delivery when its turn comes, so a long wait never looks like an abandoned send.
+    let goes_now = delivery::has_carrier(&config.settings, channel)
+        && (channel != "sms"
+            || form
+                .from_address
+                .as_deref()
+                .is_some_and(|from| state.realtime.pacing().take_now(from)));
+    if goes_now {
+        form.status = MessageStatus::Sending.as_str();
+    }
     let new = NewMessage {
         form,
         attachment_ids: request.attachment_ids,

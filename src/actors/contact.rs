@@ -91,9 +91,12 @@ impl ContactActor {
         );
     }
 
+    /// Hands a message just recorded or requeued to delivery: one `queued`, or one
+    /// recorded `sending` (claimed as it was recorded, see `messages::send`).
     fn hand_to_delivery(&self, message: &StoredMessage, view: &MessageView) {
         let outgoing = message.direction == "outbound" && !message.private;
-        if outgoing && message.status == MessageStatus::Queued.as_str() {
+        let claimed = message.status == MessageStatus::Sending.as_str();
+        if outgoing && (claimed || message.status == MessageStatus::Queued.as_str()) {
             self.deps.delivery.do_send(Deliver {
                 org: self.org_addr.clone(),
                 organization_id: self.org,
@@ -102,6 +105,7 @@ impl ContactActor {
                 recorded: Some(Recorded {
                     message: message.clone(),
                     has_attachments: !view.attachments.is_empty(),
+                    claimed,
                 }),
             });
         }

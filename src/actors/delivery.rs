@@ -10,9 +10,9 @@
 //! Twilio already has is adopted rather than sent again. After the last attempt the
 //! message is `failed` with the reason.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use diesel::OptionalExtension;
@@ -30,6 +30,7 @@ use crate::db::organization_settings::OrganizationSettings;
 use crate::db::{message_attachments, sms_opt_outs, DbPool};
 use crate::error::AppError;
 use crate::mail::{self, MailAttachment, MailOutcome, OutgoingEmail, SmtpServer};
+use crate::pacing::Pacing;
 use crate::secrets::SecretKey;
 use crate::storage::Storage;
 use crate::twilio::client::{Credentials, OutgoingSms, SendOutcome, TwilioClient};
@@ -41,7 +42,7 @@ pub struct DeliveryConfig {
     pub retry_base: Duration,
     /// At most this many requests to carriers at once.
     pub concurrency: usize,
-    /// Per sending number: at least this long between two sends.
+    /// Per sending number: at least this long between two sends (see `Pacing`).
     pub per_number_interval: Duration,
     /// Where Twilio's status callbacks should go. Each message's callback URL adds
     /// `?message_id=`, so a callback that overtakes Twilio's answer to the send (it can)
@@ -66,8 +67,7 @@ struct Carriers {
     storage: Arc<Storage>,
     config: DeliveryConfig,
     permits: Semaphore,
-    /// When each sending number may send next.
-    next_slot: Mutex<HashMap<String, Instant>>,
+    pacing: Arc<Pacing>,
 }
 
 impl DeliveryActor {
@@ -89,11 +89,16 @@ impl DeliveryActor {
                 sandbox,
                 storage,
                 permits: Semaphore::new(config.concurrency.max(1)),
+                pacing: Arc::new(Pacing::new(config.per_number_interval)),
                 config,
-                next_slot: Mutex::new(HashMap::new()),
             }),
             in_flight: HashSet::new(),
         }
+    }
+
+    /// The sending numbers' pacing, for the send path to share.
+    pub fn pacing(&self) -> Arc<Pacing> {
+        self.carriers.pacing.clone()
     }
 }
 
@@ -117,6 +122,9 @@ pub struct Deliver {
 pub struct Recorded {
     pub message: Message,
     pub has_attachments: bool,
+    /// Recorded `sending`: claimed for this hand-over as it was recorded, its pacing slot
+    /// already taken (see `messages::send`).
+    pub claimed: bool,
 }
 
 impl Handler<Deliver> for DeliveryActor {
@@ -159,6 +167,18 @@ impl Handler<Finished> for DeliveryActor {
     }
 }
 
+/// Whether the organisation has a carrier for `channel`; without one its messages go to
+/// the sandbox.
+pub fn has_carrier(settings: &OrganizationSettings, channel: &str) -> bool {
+    match channel {
+        "sms" => {
+            settings.twilio_account_sid.is_some() && settings.twilio_auth_token_encrypted.is_some()
+        }
+        "email" => settings.smtp_host.is_some(),
+        _ => false,
+    }
+}
+
 /// The domain of the sender's address, for the Message-ID.
 fn mail_domain(from: &str) -> &str {
     from.rsplit_once('@')
@@ -196,6 +216,7 @@ impl Job {
         let Recorded {
             message,
             has_attachments,
+            claimed,
         } = match self.deliver.recorded.take() {
             Some(recorded) => recorded,
             None => {
@@ -210,16 +231,19 @@ impl Job {
                     message,
                     // Unknown: asked of storage when sending.
                     has_attachments: true,
+                    claimed: false,
                 }
             }
         };
-        // A queued message is ours once claimed; one left `sending` (without a carrier id)
-        // by a server that stopped mid-send is taken over after a long silence, and
-        // reconciled with the carrier before it is sent again.
-        let recovering = message.status == MessageStatus::Sending.as_str()
+        // A queued message is ours once claimed (one recorded `sending` was claimed as it
+        // was recorded); one left `sending` (without a carrier id) by a server that
+        // stopped mid-send is taken over after a long silence, and reconciled with the
+        // carrier before it is sent again.
+        let recovering = !claimed
+            && message.status == MessageStatus::Sending.as_str()
             && message.external_id.is_none()
             && message.updated_at < chrono::Utc::now() - STALE_SENDING;
-        if message.status != MessageStatus::Queued.as_str() && !recovering {
+        if message.status != MessageStatus::Queued.as_str() && !recovering && !claimed {
             return Ok(());
         }
         let config = self.carriers.caches.org(org).await?;
@@ -284,10 +308,14 @@ impl Job {
         // A message waiting for its sender's pacing slot stays queued, not claimed: a
         // long wait must not look like a send abandoned by a stopped server (another
         // server's sweep would then take it over and send it too).
-        if let (Carrier::Twilio(_), Some(from)) = (&carrier, message.from_address.as_deref()) {
+        if let (Carrier::Twilio(_), Some(from), false) =
+            (&carrier, message.from_address.as_deref(), claimed)
+        {
             self.wait_for_slot(from).await;
         }
-        let claimed = if recovering {
+        let claimed = if claimed {
+            true
+        } else if recovering {
             db_messages::reclaim_sending(
                 &mut *self.carriers.pool.get().await?,
                 org,
@@ -625,22 +653,7 @@ impl Job {
     /// Keeps each sending number under its rate: reserves the next free slot and waits
     /// for it.
     async fn wait_for_slot(&self, from: &str) {
-        let interval = self.carriers.config.per_number_interval;
-        let slot = {
-            let mut slots = self
-                .carriers
-                .next_slot
-                .lock()
-                .expect("the slot map lock is never held across a panic");
-            let now = Instant::now();
-            let slot = slots
-                .get(from)
-                .copied()
-                .filter(|next| *next > now)
-                .unwrap_or(now);
-            slots.insert(from.to_string(), slot + interval);
-            slot
-        };
+        let slot = self.carriers.pacing.reserve(from);
         tokio::time::sleep_until(slot.into()).await;
     }
 

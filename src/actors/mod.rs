@@ -42,6 +42,7 @@ use crate::db::messages::ApplyStatuses;
 use crate::db::DbPool;
 use crate::error::AppError;
 use crate::messages::RecordMessages;
+use crate::pacing::Pacing;
 use crate::secrets::SecretKey;
 use crate::storage::Storage;
 use crate::twilio::client::TwilioClient;
@@ -83,6 +84,8 @@ pub struct ActorDeps {
     pub region: country::Id,
     pub config: RealtimeConfig,
     pub delivery: Addr<DeliveryActor>,
+    /// The sending numbers' pacing, shared with delivery.
+    pub pacing: Arc<Pacing>,
 }
 
 /// Finds or starts organisations' actors.
@@ -116,8 +119,9 @@ impl Realtime {
             sandbox,
             storage,
             delivery,
-        )
-        .start();
+        );
+        let pacing = delivery.pacing();
+        let delivery = delivery.start();
         let sweep_every = config.outbox_sweep;
         let realtime = Arc::new(Realtime {
             orgs: Mutex::new(HashMap::new()),
@@ -130,6 +134,7 @@ impl Realtime {
                 region,
                 config,
                 delivery,
+                pacing,
             }),
         });
         OutboxSweeper::new(realtime.clone(), sweep_every).start();
@@ -138,6 +143,10 @@ impl Realtime {
 
     pub fn config(&self) -> &RealtimeConfig {
         &self.deps.config
+    }
+
+    pub fn pacing(&self) -> &Pacing {
+        &self.deps.pacing
     }
 
     /// The organisation's actor, started on first use. Organisation actors live as long

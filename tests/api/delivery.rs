@@ -303,6 +303,46 @@ async fn sends_from_one_number_are_paced() {
 }
 
 #[actix_web::test]
+async fn a_send_that_must_wait_for_its_turn_stays_queued_until_then() {
+    let twilio = MockServer::start().await;
+    let arrivals = TimedSids::default();
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(arrivals.clone())
+        .mount(&twilio)
+        .await;
+    // Twilio's own rate for a long code: one a second.
+    let (app, chat) = clinic_with_twilio(&twilio, |settings| {
+        settings.sends_per_second_per_number = 1.0
+    })
+    .await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    // The first goes at once: claimed as it is recorded. The second, a moment later,
+    // waits for the number's next turn (a second on): recorded queued, claimed then.
+    let first = app
+        .send_sms(&chat.org.token, &chat.contact_id, "First")
+        .await;
+    let second = app
+        .send_sms(&chat.org.token, &chat.contact_id, "Second")
+        .await;
+    assert_eq!(first["status"], "sending", "{first}");
+    assert_eq!(second["status"], "queued", "{second}");
+    let second_id = second["id"].as_str().unwrap();
+    let seen = tab
+        .statuses_until(second_id, |data| data["external_id"].is_string())
+        .await;
+    let statuses: Vec<&Value> = seen.iter().map(|data| &data["status"]).collect();
+    assert_eq!(
+        statuses,
+        ["sending", "sending"],
+        "claimed, then Twilio's id"
+    );
+    assert_eq!(arrivals.0.lock().unwrap().len(), 2, "each sent once");
+}
+
+#[actix_web::test]
 async fn an_ambiguous_failure_is_reconciled_instead_of_sent_twice() {
     let twilio = MockServer::start().await;
     // Twilio created the message but the answer was lost (a 500 here).
