@@ -264,8 +264,9 @@ impl wiremock::Respond for TimedSids {
     }
 }
 
-#[actix_web::test]
-async fn sends_from_one_number_are_paced() {
+/// A clinic whose sends from one number are paced at `per_second`, with a Twilio stand-in
+/// noting when each send arrived and a tab subscribed to its contact.
+async fn paced_clinic(per_second: f64) -> (MockServer, TimedSids, TestApp, Conversation, WsClient) {
     let twilio = MockServer::start().await;
     let arrivals = TimedSids::default();
     Mock::given(method("POST"))
@@ -274,11 +275,17 @@ async fn sends_from_one_number_are_paced() {
         .mount(&twilio)
         .await;
     let (app, chat) = clinic_with_twilio(&twilio, |settings| {
-        settings.sends_per_second_per_number = 10.0
+        settings.sends_per_second_per_number = per_second
     })
     .await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
+    (twilio, arrivals, app, chat, tab)
+}
+
+#[actix_web::test]
+async fn sends_from_one_number_are_paced() {
+    let (_twilio, arrivals, app, chat, mut tab) = paced_clinic(10.0).await;
 
     let mut ids = Vec::new();
     for index in 0..4 {
@@ -304,20 +311,8 @@ async fn sends_from_one_number_are_paced() {
 
 #[actix_web::test]
 async fn a_send_that_must_wait_for_its_turn_stays_queued_until_then() {
-    let twilio = MockServer::start().await;
-    let arrivals = TimedSids::default();
-    Mock::given(method("POST"))
-        .and(path(MESSAGES_PATH))
-        .respond_with(arrivals.clone())
-        .mount(&twilio)
-        .await;
     // Twilio's own rate for a long code: one a second.
-    let (app, chat) = clinic_with_twilio(&twilio, |settings| {
-        settings.sends_per_second_per_number = 1.0
-    })
-    .await;
-    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
-    tab.subscribe(&chat.contact_id).await;
+    let (_twilio, arrivals, app, chat, mut tab) = paced_clinic(1.0).await;
 
     // The first goes at once: claimed as it is recorded. The second, a moment later,
     // waits for the number's next turn (a second on): recorded queued, claimed then.
