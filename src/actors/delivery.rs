@@ -199,7 +199,8 @@ enum Reconciled {
 
 /// Where a message goes.
 enum Carrier {
-    Twilio(Credentials),
+    /// The account, and the messaging service its messages belong to, if any.
+    Twilio(Credentials, Option<String>),
     /// The organisation's mail server and the sender's display name.
     Smtp(SmtpServer, Option<String>),
 }
@@ -256,14 +257,17 @@ impl Job {
                     twilio_auth_token_encrypted: Some(token),
                     ..
                 },
-            ) => Carrier::Twilio(Credentials {
-                account_sid: account_sid.clone(),
-                auth_token: self
-                    .carriers
-                    .secrets
-                    .decrypt(token)
-                    .map_err(AppError::internal)?,
-            }),
+            ) => Carrier::Twilio(
+                Credentials {
+                    account_sid: account_sid.clone(),
+                    auth_token: self
+                        .carriers
+                        .secrets
+                        .decrypt(token)
+                        .map_err(AppError::internal)?,
+                },
+                settings.twilio_messaging_service_sid.clone(),
+            ),
             (
                 "email",
                 OrganizationSettings {
@@ -308,7 +312,7 @@ impl Job {
         // A message waiting for its sender's pacing slot stays queued, not claimed: a
         // long wait must not look like a send abandoned by a stopped server (another
         // server's sweep would then take it over and send it too).
-        if let (Carrier::Twilio(_), Some(from), false) =
+        if let (Carrier::Twilio(..), Some(from), false) =
             (&carrier, message.from_address.as_deref(), claimed)
         {
             self.wait_for_slot(from).await;
@@ -343,12 +347,24 @@ impl Job {
                 .await;
         };
         match carrier {
-            Carrier::Twilio(credentials) => {
+            Carrier::Twilio(credentials, messaging_service) => {
                 let media_urls = match has_attachments {
                     true => self.media_urls(&message).await?,
                     false => Vec::new(),
                 };
-                self.send_sms(&message, &credentials, to, from, &media_urls, recovering)
+                let status_callback = format!(
+                    "{}?message_id={}",
+                    self.carriers.config.status_callback, message.id
+                );
+                let sms = OutgoingSms {
+                    to,
+                    from,
+                    messaging_service_sid: messaging_service.as_deref(),
+                    body: &message.body,
+                    media_urls: &media_urls,
+                    status_callback: &status_callback,
+                };
+                self.send_sms(&message, &credentials, &sms, recovering)
                     .await
             }
             Carrier::Smtp(server, from_name) => {
@@ -374,22 +390,9 @@ impl Job {
         &self,
         message: &Message,
         credentials: &Credentials,
-        to: &str,
-        from: &str,
-        media_urls: &[String],
+        sms: &OutgoingSms<'_>,
         recovering: bool,
     ) -> Result<(), AppError> {
-        let status_callback = format!(
-            "{}?message_id={}",
-            self.carriers.config.status_callback, message.id
-        );
-        let sms = OutgoingSms {
-            to,
-            from,
-            body: &message.body,
-            media_urls,
-            status_callback: &status_callback,
-        };
         // Twilio may already have the message (a stopped server's send, or an answer lost
         // to a timeout or 5xx): it is then looked for before it is sent again, adopted if
         // found, and never sent while the look-up itself fails.
@@ -399,11 +402,11 @@ impl Job {
         for attempt in 0..attempts {
             // The first attempt's slot was taken before the claim.
             if attempt > 0 {
-                self.wait_for_slot(from).await;
+                self.wait_for_slot(sms.from).await;
             }
             let wait = 'attempt: {
                 if unsure {
-                    match self.reconcile(credentials, &sms, message).await? {
+                    match self.reconcile(credentials, sms, message).await? {
                         Reconciled::Found(sid) => return self.accepted(message, sid).await,
                         Reconciled::Absent => unsure = false,
                         Reconciled::Unknown(reason) => {
@@ -414,7 +417,7 @@ impl Job {
                 }
                 let outcome = {
                     let _permit = self.carrier_permit().await?;
-                    self.carriers.twilio.send(credentials, &sms).await
+                    self.carriers.twilio.send(credentials, sms).await
                 };
                 match outcome {
                     SendOutcome::Accepted { sid } => return self.accepted(message, sid).await,
@@ -427,8 +430,8 @@ impl Job {
                             sms_opt_outs::record(
                                 &mut *self.carriers.pool.get().await?,
                                 org,
-                                to,
-                                from,
+                                sms.to,
+                                sms.from,
                                 "21610",
                             )
                             .await?;
@@ -453,7 +456,7 @@ impl Job {
             }
         }
         if unsure {
-            if let Reconciled::Found(sid) = self.reconcile(credentials, &sms, message).await? {
+            if let Reconciled::Found(sid) = self.reconcile(credentials, sms, message).await? {
                 return self.accepted(message, sid).await;
             }
         }

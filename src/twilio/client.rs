@@ -15,6 +15,10 @@ pub struct Credentials {
 pub struct OutgoingSms<'a> {
     pub to: &'a str,
     pub from: &'a str,
+    /// The organisation's messaging service: the message belongs to it (A2P 10DLC
+    /// campaigns, the service's own features) and still goes from `from`, a sender of
+    /// its pool, so the conversation keeps its number.
+    pub messaging_service_sid: Option<&'a str>,
     pub body: &'a str,
     pub media_urls: &'a [String],
     pub status_callback: &'a str,
@@ -137,6 +141,10 @@ impl TwilioClient {
             ("Body", sms.body),
             ("StatusCallback", sms.status_callback),
         ];
+        form.extend(
+            sms.messaging_service_sid
+                .map(|service| ("MessagingServiceSid", service)),
+        );
         form.extend(sms.media_urls.iter().map(|url| ("MediaUrl", url.as_str())));
         let response = self
             .http

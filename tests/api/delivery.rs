@@ -52,6 +52,13 @@ async fn posts(twilio: &MockServer) -> Vec<Request> {
         .collect()
 }
 
+/// The value of one field of a form-encoded request to the stand-in.
+fn form_field(request: &Request, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(&request.body)
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
 /// Sends an SMS from a clinic using `twilio` and waits until its carrier id is recorded;
 /// answers that id.
 async fn carrier_id_of_a_send(twilio: &MockServer, body: &str) -> String {
@@ -117,23 +124,60 @@ async fn twilio_receives_a_well_formed_request_and_its_sid_is_kept() {
         String::from_utf8(decoded).unwrap(),
         format!("{ACCOUNT}:{TOKEN}")
     );
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
-        .into_owned()
-        .collect();
-    let field = |name: &str| {
-        form.iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-    };
+    let field = |name: &str| form_field(request, name);
     assert_eq!(field("To").as_deref(), Some("+14155550111"));
     assert_eq!(field("From").as_deref(), Some("+14155550100"));
     assert_eq!(field("Body").as_deref(), Some("Hello + welcome & thanks"));
+    assert_eq!(
+        field("MessagingServiceSid"),
+        None,
+        "the clinic has no service"
+    );
     assert_eq!(
         field("StatusCallback"),
         Some(format!(
             "{}/webhooks/twilio/status?message_id={id}",
             app.address
         ))
+    );
+}
+
+#[actix_web::test]
+async fn sends_belong_to_the_organisations_messaging_service_and_keep_their_number() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(created("SM12121212121212121212121212121212"))
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let service = "MG0123456789abcdef0123456789abcdef";
+    let (status, body) = app
+        .patch(
+            "/api/organization/settings",
+            &chat.org.token,
+            json!({"twilio_messaging_service_sid": service}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let message = app
+        .send_sms(&chat.org.token, &chat.contact_id, "From the pool")
+        .await;
+    tab.statuses_until(message["id"].as_str().unwrap(), |data| {
+        data["external_id"].is_string()
+    })
+    .await;
+    let requests = posts(&twilio).await;
+    assert_eq!(requests.len(), 1);
+    let field = |name: &str| form_field(&requests[0], name);
+    assert_eq!(field("MessagingServiceSid").as_deref(), Some(service));
+    assert_eq!(
+        field("From").as_deref(),
+        Some("+14155550100"),
+        "the conversation's number"
     );
 }
 
@@ -146,14 +190,8 @@ struct CallsBackFirst {
 
 impl Respond for CallsBackFirst {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
-            .into_owned()
-            .collect();
-        let callback = form
-            .iter()
-            .find(|(key, _)| key == "StatusCallback")
-            .map(|(_, url)| url.clone())
-            .expect("the send names its StatusCallback");
+        let callback =
+            form_field(request, "StatusCallback").expect("the send names its StatusCallback");
         let params: Vec<(String, String)> = [
             ("AccountSid", ACCOUNT),
             ("MessageSid", self.sid),
