@@ -227,6 +227,12 @@ async fn run(options: Options) {
             before.per_item(after, callbacks.len())
         );
     }
+    let delivered = count_delivered(&server.database_url).await;
+    assert_eq!(
+        delivered,
+        callbacks.len(),
+        "every callback's status is recorded"
+    );
 
     server.stop().await;
 }
@@ -279,6 +285,26 @@ async fn wait_for_handover(sids: &UniqueSids, count: usize) -> usize {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     sids.handed()
+}
+
+/// How many messages the server's database has as delivered.
+async fn count_delivered(database_url: &str) -> usize {
+    use diesel::sql_types::BigInt;
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+    let mut conn = diesel_async::AsyncPgConnection::establish(database_url)
+        .await
+        .expect("connecting to the bench database");
+    let counted: Count =
+        diesel::sql_query("SELECT count(*) AS count FROM messages WHERE status = 'delivered'")
+            .get_result(&mut conn)
+            .await
+            .expect("counting delivered messages");
+    counted.count as usize
 }
 
 /// Refreshes the planner's statistics of the server's database.

@@ -7,7 +7,7 @@ use crate::actors::contact::{AddMessage, ApplyStatus};
 use crate::contacts::{self, NewContact, NewPhone};
 use crate::db::audit_log::{self, AuditEntry};
 use crate::db::contact_methods::{self, MethodKind};
-use crate::db::ids::{AttachmentId, AuditLogId, MessageId, OrganizationId};
+use crate::db::ids::{AttachmentId, AuditLogId, ContactId, MessageId, OrganizationId};
 use crate::db::messages::{self as db_messages, MessageInsertForm, MessageStatus, StatusChange};
 use crate::db::organization_settings::OrganizationSettings;
 use crate::db::{phone_numbers, sms_opt_outs};
@@ -71,15 +71,25 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.as_str())
 }
 
+/// What a status callback's URL names: the message and its contact, when this server
+/// sent it (see `DeliveryConfig::status_callback`); nothing for a callback URL set on a
+/// messaging service, or from before the URL named them.
+#[derive(Debug, serde::Deserialize)]
+pub struct StatusCallbackTarget {
+    pub message_id: Option<MessageId>,
+    pub contact_id: Option<ContactId>,
+}
+
 /// Applies a status callback through the message's contact actor (forward-only, so
 /// repeated and out-of-order callbacks settle on the right status). The message is the
-/// one the callback URL `named`, else the one with the callback's SID; its SID is
-/// recorded if the send's own answer has not been yet. Unknown messages are acknowledged
-/// and logged: Twilio would retry anything else.
+/// one the callback URL names, else the one with the callback's SID; its SID is recorded
+/// if the send's own answer has not been yet, and a report carrying another SID than the
+/// message's changes nothing. Unknown messages are acknowledged: Twilio would retry
+/// anything else.
 pub async fn apply_status(
     state: &AppState,
     webhook: &TwilioWebhook,
-    named: Option<MessageId>,
+    named: StatusCallbackTarget,
 ) -> Result<(), AppError> {
     let (Some(sid), Some(reported)) = (webhook.get("MessageSid"), webhook.get("MessageStatus"))
     else {
@@ -92,27 +102,54 @@ pub async fn apply_status(
         tracing::debug!(sid, reported, "ignoring a status we do not track");
         return Ok(());
     };
+    let error_code = webhook
+        .get("ErrorCode")
+        .filter(|code| !code.is_empty())
+        .map(str::to_string);
+    let error_message = error_code.as_deref().map(|code| {
+        twilio::error_message(code)
+            .map(str::to_string)
+            .or_else(|| webhook.get("ErrorMessage").map(str::to_string))
+            .unwrap_or_else(|| format!("Twilio error {code}"))
+    });
+    let opted_out = error_code.as_deref() == Some("21610");
+    let change = StatusChange {
+        status,
+        external_id: Some(sid.to_string()),
+        error_code,
+        error_message,
+    };
+    // Named message and contact: straight to the contact's actor, no look-up. A 21610
+    // needs the message's numbers (to record the opt-out), and an account several
+    // organisations share needs the look-up to tell whose message it is.
+    if let (Some(id), Some(contact), [signer], false) = (
+        named.message_id,
+        named.contact_id,
+        webhook.signers.as_slice(),
+        opted_out,
+    ) {
+        let report = ApplyStatus {
+            message_id: id,
+            change,
+        };
+        state
+            .realtime
+            .to_contact(signer.organization_id, contact, report)
+            .await??;
+        return Ok(());
+    }
     let mut conn = state.pool.get().await?;
     for signer in &webhook.signers {
         let org = signer.organization_id;
-        let found = match named {
+        let found = match named.message_id {
             Some(id) => db_messages::find_for_callback(&mut conn, org, id, sid).await?,
             None => db_messages::find_by_external_id(&mut conn, org, sid).await?,
         };
         let Some(message) = found else {
             continue;
         };
-        let error_code = webhook
-            .get("ErrorCode")
-            .filter(|code| !code.is_empty())
-            .map(str::to_string);
-        let error_message = error_code.as_deref().map(|code| {
-            twilio::error_message(code)
-                .map(str::to_string)
-                .or_else(|| webhook.get("ErrorMessage").map(str::to_string))
-                .unwrap_or_else(|| format!("Twilio error {code}"))
-        });
-        if error_code.as_deref() == Some("21610") {
+        drop(conn);
+        if opted_out {
             record_opt_out(
                 state,
                 org,
@@ -122,13 +159,6 @@ pub async fn apply_status(
             )
             .await?;
         }
-        drop(conn);
-        let change = StatusChange {
-            status,
-            external_id: Some(sid.to_string()),
-            error_code,
-            error_message,
-        };
         let report = ApplyStatus {
             message_id: message.id,
             change,

@@ -236,6 +236,7 @@ impl Handler<ApplyStatus> for ContactActor {
     fn handle(&mut self, report: ApplyStatus, _: &mut Context<Self>) -> Self::Result {
         let report = StatusReport {
             organization_id: self.org,
+            contact_id: self.contact,
             id: report.message_id,
             change: report.change,
         };

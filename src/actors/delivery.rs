@@ -45,8 +45,9 @@ pub struct DeliveryConfig {
     /// Per sending number: at least this long between two sends (see `Pacing`).
     pub per_number_interval: Duration,
     /// Where Twilio's status callbacks should go. Each message's callback URL adds
-    /// `?message_id=`, so a callback that overtakes Twilio's answer to the send (it can)
-    /// still finds its message, before the carrier id is recorded.
+    /// `?message_id=…&contact_id=…`: a callback that overtakes Twilio's answer to the
+    /// send (it can) still finds its message before the carrier id is recorded, and goes
+    /// to its contact's actor without a look-up.
     pub status_callback: String,
 }
 
@@ -353,8 +354,8 @@ impl Job {
                     false => Vec::new(),
                 };
                 let status_callback = format!(
-                    "{}?message_id={}",
-                    self.carriers.config.status_callback, message.id
+                    "{}?message_id={}&contact_id={}",
+                    self.carriers.config.status_callback, message.id, message.contact_id
                 );
                 let sms = OutgoingSms {
                     to,

@@ -371,10 +371,12 @@ pub struct StatusView {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A status report for one of an organisation's messages.
+/// A status report for one of an organisation's messages, from the actor of the contact
+/// it belongs to (a report for another contact's message changes nothing).
 #[derive(Debug, Clone)]
 pub struct StatusReport {
     pub organization_id: OrganizationId,
+    pub contact_id: ContactId,
     pub id: MessageId,
     pub change: StatusChange,
 }
@@ -430,7 +432,8 @@ impl Batched for ApplyStatuses {
 /// Applies status reports, one statement for all (each message at most once). A report
 /// moves its message on if the current status may be replaced (see
 /// [`MessageStatus::replaces`]), and then sets the error it carries; a carrier id is
-/// recorded if the message has none yet, whatever its status. Answers where the messages
+/// recorded if the message has none yet, whatever its status, and a report naming
+/// another carrier id than the message's is not about it. Answers where the messages
 /// that changed now stand: stale and repeated reports change nothing.
 pub async fn advance_statuses(
     conn: &mut AsyncPgConnection,
@@ -448,6 +451,7 @@ pub async fn advance_statuses(
     };
     AdvanceStatuses {
         organization_ids: reports.iter().map(|r| r.organization_id).collect(),
+        contact_ids: reports.iter().map(|r| r.contact_id).collect(),
         ids: reports.iter().map(|r| r.id).collect(),
         statuses: reports.iter().map(|r| r.change.status.as_str()).collect(),
         replaceable: reports.iter().map(replaceable).collect(),
@@ -474,6 +478,7 @@ pub async fn advance_statuses(
 #[derive(diesel::query_builder::QueryId)]
 struct AdvanceStatuses {
     organization_ids: Vec<OrganizationId>,
+    contact_ids: Vec<ContactId>,
     ids: Vec<MessageId>,
     statuses: Vec<&'static str>,
     /// Per report, the statuses it may replace, comma-separated.
@@ -500,12 +505,14 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvanceStatuses {
                  error_message = CASE WHEN m.status = ANY(c.replaces) \
                      THEN COALESCE(c.error_message, m.error_message) ELSE m.error_message END, \
                  updated_at = now() \
-             FROM (SELECT r.organization_id, r.id, r.status, \
+             FROM (SELECT r.organization_id, r.contact_id, r.id, r.status, \
                           string_to_array(r.replaces, ',') AS replaces, \
                           r.external_id, r.error_code, r.error_message \
                    FROM unnest(",
         );
         out.push_bind_param::<Array<Uuid>, _>(&self.organization_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Uuid>, _>(&self.contact_ids)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Uuid>, _>(&self.ids)?;
         out.push_sql(", ");
@@ -519,9 +526,11 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvanceStatuses {
         out.push_sql(", ");
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.error_messages)?;
         out.push_sql(
-            ") AS r(organization_id, id, status, replaces, external_id, error_code, error_message) \
+            ") AS r(organization_id, contact_id, id, status, replaces, external_id, error_code, error_message) \
              ) AS c \
              WHERE m.organization_id = c.organization_id AND m.id = c.id \
+               AND m.contact_id = c.contact_id \
+               AND (m.external_id IS NULL OR c.external_id IS NULL OR m.external_id = c.external_id) \
                AND (m.status = ANY(c.replaces) OR (m.external_id IS NULL AND c.external_id IS NOT NULL)) \
              RETURNING m.id, m.status, m.external_id, m.error_code, m.error_message, m.updated_at",
         );
@@ -589,7 +598,7 @@ pub async fn reclaim_sending(
     .optional()
 }
 
-/// Puts a failed message back in the queue, clearing the old error.
+/// Puts a failed message back in the queue, clearing the old error and carrier id.
 pub async fn requeue_failed(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
@@ -604,6 +613,8 @@ pub async fn requeue_failed(
     )
     .set((
         messages::status.eq(MessageStatus::Queued.as_str()),
+        // A new attempt is a new message to the carrier, with an id of its own.
+        messages::external_id.eq(None::<String>),
         messages::error_code.eq(None::<String>),
         messages::error_message.eq(None::<String>),
         messages::updated_at.eq(diesel::dsl::now),

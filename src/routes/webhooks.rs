@@ -3,21 +3,13 @@
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
 
-use crate::db::ids::MessageId;
 use crate::error::AppError;
 use crate::extract::RawBody;
 use crate::startup::AppState;
-use crate::webhooks::{self, TwilioWebhook};
+use crate::webhooks::{self, StatusCallbackTarget, TwilioWebhook};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(status).service(inbound);
-}
-
-/// The message a status callback's URL names, when it was sent by this server (a
-/// messaging service's own callback URL names none).
-#[derive(serde::Deserialize)]
-struct StatusCallbackTarget {
-    message_id: Option<MessageId>,
 }
 
 /// An empty TwiML answer: "received, no reply".
@@ -34,10 +26,10 @@ async fn status(
         web::Query::<StatusCallbackTarget>::from_query(req.query_string()).map_err(|_| {
             AppError::bad_request(
                 "invalid_webhook",
-                "message_id in the callback URL is not a message id",
+                "message_id or contact_id in the callback URL is not an id",
             )
         })?;
-    webhooks::apply_status(&state, &webhook, named.message_id).await?;
+    webhooks::apply_status(&state, &webhook, named.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -136,8 +136,8 @@ async fn twilio_receives_a_well_formed_request_and_its_sid_is_kept() {
     assert_eq!(
         field("StatusCallback"),
         Some(format!(
-            "{}/webhooks/twilio/status?message_id={id}",
-            app.address
+            "{}/webhooks/twilio/status?message_id={id}&contact_id={}",
+            app.address, chat.contact_id
         ))
     );
 }
@@ -178,6 +178,84 @@ async fn sends_belong_to_the_organisations_messaging_service_and_keep_their_numb
         field("From").as_deref(),
         Some("+14155550100"),
         "the conversation's number"
+    );
+}
+
+#[actix_web::test]
+async fn a_retried_message_follows_its_new_twilio_id() {
+    let (twilio, _arrivals, app, chat, mut tab) = paced_clinic(1000.0).await;
+    let message = app
+        .send_sms(
+            &chat.org.token,
+            &chat.contact_id,
+            "Your appointment is at 3pm",
+        )
+        .await;
+    let id = message["id"].as_str().unwrap().to_string();
+    let seen = tab
+        .statuses_until(&id, |data| data["external_id"].is_string())
+        .await;
+    let first_sid = seen.last().unwrap()["external_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let callback = |sid: &str, status: &str| {
+        let url = format!(
+            "{}/webhooks/twilio/status?message_id={id}&contact_id={}",
+            app.address, chat.contact_id
+        );
+        let params: Vec<(String, String)> = [
+            ("AccountSid", ACCOUNT),
+            ("MessageSid", sid),
+            ("MessageStatus", status),
+            ("ErrorCode", if status == "failed" { "30003" } else { "" }),
+        ]
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+        let signed = signature::sign(TOKEN, &url, &params);
+        app.client
+            .post(url)
+            .header("X-Twilio-Signature", signed)
+            .form(&params)
+            .send()
+    };
+    assert_eq!(callback(&first_sid, "failed").await.unwrap().status(), 204);
+    let (status, retried) = app
+        .post(
+            &format!("/api/messages/{id}/retry"),
+            &chat.org.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{retried}");
+    assert_eq!(retried["external_id"], Value::Null, "{retried}");
+    // Past the failure's own event (which still names the first id) to the new id.
+    let seen = tab
+        .statuses_until(&id, |data| {
+            data["external_id"].is_string() && data["external_id"] != first_sid.as_str()
+        })
+        .await;
+    let second_sid = seen.last().unwrap()["external_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        callback(&second_sid, "delivered").await.unwrap().status(),
+        204
+    );
+    let (_, history) = app
+        .get(
+            &format!("/api/messages?contact_id={}", chat.contact_id),
+            &chat.org.token,
+        )
+        .await;
+    let stored = history["messages"].as_array().unwrap().last().unwrap();
+    assert_eq!(stored["status"], "delivered", "{stored}");
+    assert_eq!(
+        posts(&twilio).await.len(),
+        2,
+        "sent twice: once per attempt"
     );
 }
 

@@ -115,13 +115,34 @@ async fn status_callbacks_in_any_order_settle_on_the_right_status() {
     tab.subscribe(&chat.contact_id).await;
     let id = sent_message(&app, &chat, &mut tab).await;
 
-    // A callback whose URL names this message but whose SID is another message's
-    // changes nothing.
-    let named = format!("/webhooks/twilio/status?message_id={id}");
+    // A callback whose URL names this message but whose SID is another message's, or
+    // names another contact, changes nothing.
+    let contact = &chat.contact_id;
+    let other_contact = app
+        .create_contact(&chat.org.token, json!({"name": "Someone Else"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let other_sid = status_callback("SM00000000000000000000000000000077", "delivered");
-    let (code, body) = post_signed(&app, &named, &other_sid, TOKEN).await;
-    assert_eq!(code, StatusCode::NO_CONTENT, "{body}");
-    assert_eq!(stored_status(&app, &chat).await["status"], "sending");
+    let this_sid = status_callback("SM00000000000000000000000000000001", "delivered");
+    for (url, callback) in [
+        (format!("?message_id={id}"), &other_sid),
+        (format!("?message_id={id}&contact_id={contact}"), &other_sid),
+        (
+            format!("?message_id={id}&contact_id={other_contact}"),
+            &this_sid,
+        ),
+    ] {
+        let named = format!("/webhooks/twilio/status{url}");
+        let (code, body) = post_signed(&app, &named, callback, TOKEN).await;
+        assert_eq!(code, StatusCode::NO_CONTENT, "{url}: {body}");
+        assert_eq!(
+            stored_status(&app, &chat).await["status"],
+            "sending",
+            "{url}"
+        );
+    }
 
     // Reversed and duplicated: delivered first, then the stale ones.
     for status in ["delivered", "sent", "sent", "queued", "delivered"] {
@@ -179,6 +200,36 @@ async fn status_callbacks_in_any_order_settle_on_the_right_status() {
     )
     .await;
     assert_eq!(code, StatusCode::NO_CONTENT);
+}
+
+#[actix_web::test]
+async fn a_callback_saying_the_number_opted_out_blocks_later_sends() {
+    let (app, chat, _twilio) = clinic("SM00000000000000000000000000000021").await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+    let id = sent_message(&app, &chat, &mut tab).await;
+
+    // Twilio's 21610: the recipient has replied STOP to this number at some point.
+    let mut failed = status_callback("SM00000000000000000000000000000021", "failed");
+    failed.push(("ErrorCode".into(), "21610".into()));
+    let named = format!(
+        "/webhooks/twilio/status?message_id={id}&contact_id={}",
+        chat.contact_id
+    );
+    let (code, body) = post_signed(&app, &named, &failed, TOKEN).await;
+    assert_eq!(code, StatusCode::NO_CONTENT, "{body}");
+    let message = stored_status(&app, &chat).await;
+    assert_eq!(message["status"], "failed");
+    assert_eq!(message["error_code"], "21610");
+
+    let (status, body) = app
+        .post(
+            "/api/messages/send",
+            &chat.org.token,
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Still there?"}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "conflict");
 }
 
 #[actix_web::test]
