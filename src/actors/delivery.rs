@@ -465,25 +465,44 @@ impl Job {
     }
 
     /// Looks for this message among those Twilio has.
+    /// One of Twilio's messages is this one if it has the same numbers and text, was
+    /// created since this attempt's record last changed (its creation, its requeue after a
+    /// failure, or the claim a stopped server left), and is no other message's.
     async fn reconcile(
         &self,
         credentials: &Credentials,
         sms: &OutgoingSms<'_>,
         message: &Message,
     ) -> Result<Reconciled, AppError> {
-        let _permit = self.carrier_permit().await?;
-        let found = self
-            .carriers
-            .twilio
-            .find_sent(credentials, sms, message.created_at)
-            .await;
-        Ok(match found {
-            Ok(Some(sid)) => Reconciled::Found(sid),
-            Ok(None) => Reconciled::Absent,
-            Err(error) => Reconciled::Unknown(format!(
-                "could not ask Twilio whether it has the message: {error}"
-            )),
-        })
+        let listed = {
+            let _permit = self.carrier_permit().await?;
+            self.carriers
+                .twilio
+                .find_sent(credentials, sms, message.updated_at)
+                .await
+        };
+        let candidates = match listed {
+            Ok(candidates) => candidates,
+            Err(error) => {
+                return Ok(Reconciled::Unknown(format!(
+                    "could not ask Twilio whether it has the message: {error}"
+                )))
+            }
+        };
+        if candidates.is_empty() {
+            return Ok(Reconciled::Absent);
+        }
+        let taken = db_messages::carrier_ids_taken(
+            &mut *self.carriers.pool.get().await?,
+            self.deliver.organization_id,
+            message.id,
+            &candidates,
+        )
+        .await?;
+        Ok(candidates
+            .into_iter()
+            .find(|sid| !taken.contains(sid))
+            .map_or(Reconciled::Absent, Reconciled::Found))
     }
 
     /// SMTP has no delivery reports: a message the server accepted is `sent`.

@@ -281,6 +281,22 @@ pub async fn find_by_external_id(
         .optional()
 }
 
+/// Which of `sids` are the carrier ids of the organisation's messages other than `id`.
+pub async fn carrier_ids_taken(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: MessageId,
+    sids: &[String],
+) -> QueryResult<Vec<String>> {
+    messages::table
+        .filter(messages::organization_id.eq(org))
+        .filter(messages::external_id.eq_any(sids))
+        .filter(messages::id.ne(id))
+        .select(messages::external_id.assume_not_null())
+        .load(conn)
+        .await
+}
+
 /// The message a status callback names in its URL (see `DeliveryConfig::status_callback`),
 /// deleted or not, unless it already has another carrier id than `sid`.
 pub async fn find_for_callback(

@@ -67,7 +67,26 @@ struct MessageList {
 struct ListedMessage {
     sid: String,
     body: Option<String>,
+    /// RFC 2822, as Twilio writes it ("Thu, 24 Aug 2023 05:01:45 +0000").
+    date_created: Option<String>,
 }
+
+impl ListedMessage {
+    /// Whether this may be the message with `body` sent since `since`.
+    fn may_be(&self, body: &str, since: DateTime<Utc>) -> bool {
+        let created = self
+            .date_created
+            .as_deref()
+            .and_then(|date| DateTime::parse_from_rfc2822(date).ok());
+        self.body.as_deref() == Some(body)
+            // Unknown creation time: it may be ours, and sending again is the worse mistake.
+            && created.is_none_or(|created| created >= since - CLOCK_SKEW)
+    }
+}
+
+/// How far Twilio's clock may be behind ours when telling whether a message it lists
+/// was created by this attempt.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
 impl TwilioClient {
     /// `base` is `https://api.twilio.com` in production (overridable for tests).
@@ -205,14 +224,15 @@ impl TwilioClient {
         }
     }
 
-    /// The SID of a message Twilio already has from `from` to `to` with this body, sent
-    /// since `since` (Twilio filters by day; the body decides).
+    /// The SIDs of the messages Twilio has from `from` to `to` with this body, created
+    /// since `since` (Twilio filters by day; the body and creation time decide), as
+    /// Twilio lists them.
     pub async fn find_sent(
         &self,
         credentials: &Credentials,
         sms: &OutgoingSms<'_>,
         since: DateTime<Utc>,
-    ) -> Result<Option<String>, reqwest::Error> {
+    ) -> Result<Vec<String>, reqwest::Error> {
         let day = since.format("%Y-%m-%d").to_string();
         let list: MessageList = self
             .http
@@ -232,14 +252,36 @@ impl TwilioClient {
         Ok(list
             .messages
             .into_iter()
-            .find(|message| message.body.as_deref() == Some(sms.body))
-            .map(|message| message.sid))
+            .filter(|message| message.may_be(sms.body, since))
+            .map(|message| message.sid)
+            .collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listed_message_is_a_candidate_only_with_the_same_text_since_the_attempt() {
+        let since = DateTime::parse_from_rfc2822("Thu, 24 Aug 2023 05:10:00 +0000")
+            .unwrap()
+            .to_utc();
+        let listed = |body: &str, date_created: Option<&str>| ListedMessage {
+            sid: "SM1".into(),
+            body: Some(body.into()),
+            date_created: date_created.map(str::to_string),
+        };
+        let text = "See you at 9";
+        assert!(listed(text, Some("Thu, 24 Aug 2023 05:10:03 +0000")).may_be(text, since));
+        assert!(
+            listed(text, Some("Thu, 24 Aug 2023 05:09:00 +0000")).may_be(text, since),
+            "Twilio's clock may be a little behind"
+        );
+        assert!(!listed(text, Some("Thu, 24 Aug 2023 04:50:00 +0000")).may_be(text, since));
+        assert!(listed(text, None).may_be(text, since));
+        assert!(!listed("Other", Some("Thu, 24 Aug 2023 05:10:03 +0000")).may_be(text, since));
+    }
 
     #[test]
     fn the_messages_url_extends_the_configured_base() {

@@ -484,6 +484,59 @@ async fn an_ambiguous_failure_is_reconciled_instead_of_sent_twice() {
 }
 
 #[actix_web::test]
+async fn reconciling_never_adopts_an_earlier_message_with_the_same_text() {
+    let twilio = MockServer::start().await;
+    // The first reminder goes out as SM…a1; the second one's answer is lost (a 500), and
+    // Twilio's list then shows only the first (the second never reached it); the retry
+    // goes out as SM…b2.
+    let text = "Reminder: your appointment is tomorrow at 9";
+    for answer in [
+        created("SMa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"),
+        ResponseTemplate::new(500),
+        created("SMb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(MESSAGES_PATH))
+            .respond_with(answer)
+            .up_to_n_times(1)
+            .mount(&twilio)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"messages": [
+                {"sid": "SMa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "body": text,
+                 "date_created": chrono::Utc::now().to_rfc2822()}
+            ]})),
+        )
+        .mount(&twilio)
+        .await;
+    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let mut sids = Vec::new();
+    for _ in 0..2 {
+        let message = app.send_sms(&chat.org.token, &chat.contact_id, text).await;
+        let seen = tab
+            .statuses_until(message["id"].as_str().unwrap(), |data| {
+                data["external_id"].is_string()
+            })
+            .await;
+        sids.push(seen.last().unwrap()["external_id"].clone());
+    }
+    assert_eq!(
+        sids,
+        [
+            "SMa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1",
+            "SMb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+        ]
+    );
+    assert_eq!(posts(&twilio).await.len(), 3);
+}
+
+#[actix_web::test]
 async fn a_message_is_not_sent_again_while_twilio_cannot_say_whether_it_has_it() {
     let twilio = MockServer::start().await;
     // Twilio created the message but the answer was lost; then its list of messages is
