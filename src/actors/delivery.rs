@@ -464,10 +464,9 @@ impl Job {
         self.give_up(message, "Twilio", &last_reason).await
     }
 
-    /// Looks for this message among those Twilio has.
-    /// One of Twilio's messages is this one if it has the same numbers and text, was
-    /// created since this attempt's record last changed (its creation, its requeue after a
-    /// failure, or the claim a stopped server left), and is no other message's.
+    /// Looks for this message among those Twilio has: one with the same numbers and text,
+    /// created since this attempt's record last changed (its creation, its requeue after
+    /// a failure, or the claim a stopped server left), that is no other message's.
     async fn reconcile(
         &self,
         credentials: &Credentials,

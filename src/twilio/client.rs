@@ -233,7 +233,7 @@ impl TwilioClient {
         sms: &OutgoingSms<'_>,
         since: DateTime<Utc>,
     ) -> Result<Vec<String>, reqwest::Error> {
-        let day = since.format("%Y-%m-%d").to_string();
+        let day = (since - CLOCK_SKEW).format("%Y-%m-%d").to_string();
         let list: MessageList = self
             .http
             .get(self.messages_url(&credentials.account_sid))
