@@ -84,8 +84,6 @@ pub struct ActorDeps {
     pub region: country::Id,
     pub config: RealtimeConfig,
     pub delivery: Addr<DeliveryActor>,
-    /// The sending numbers' pacing, shared with delivery.
-    pub pacing: Arc<Pacing>,
 }
 
 /// Finds or starts organisations' actors.
@@ -93,6 +91,8 @@ pub struct Realtime {
     orgs: Mutex<HashMap<OrganizationId, Addr<OrgActor>>>,
     arbiters: Vec<ArbiterHandle>,
     deps: Arc<ActorDeps>,
+    /// The sending numbers' pacing, shared with delivery.
+    pacing: Arc<Pacing>,
 }
 
 impl Realtime {
@@ -134,8 +134,8 @@ impl Realtime {
                 region,
                 config,
                 delivery,
-                pacing,
             }),
+            pacing,
         });
         OutboxSweeper::new(realtime.clone(), sweep_every).start();
         realtime
@@ -146,7 +146,7 @@ impl Realtime {
     }
 
     pub fn pacing(&self) -> &Pacing {
-        &self.deps.pacing
+        &self.pacing
     }
 
     /// The organisation's actor, started on first use. Organisation actors live as long
