@@ -9,8 +9,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{assert_error, Conversation, TestApp, WsClient};
 
-const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
-
 fn png(size: usize) -> Vec<u8> {
     let mut bytes = vec![
         0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, b'I', b'H', b'D', b'R',
@@ -81,16 +79,7 @@ async fn clinic_with_twilio() -> (TestApp, Conversation, MockServer) {
         ))
         .mount(&twilio)
         .await;
-    let base = twilio.uri();
-    let app = TestApp::spawn_with(|settings| settings.twilio_api_base = base).await;
-    let chat = app.conversation().await;
-    let settings = json!({"twilio_account_sid": ACCOUNT, "twilio_auth_token": "token"});
-    assert_eq!(
-        app.patch("/api/organization/settings", &chat.org.token, settings)
-            .await
-            .0,
-        StatusCode::OK
-    );
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     (app, chat, twilio)
 }
 
@@ -389,9 +378,7 @@ async fn the_s3_backend_stores_files_and_hands_out_presigned_urls() {
         ))
         .mount(&twilio)
         .await;
-    let base = twilio.uri();
-    let app = TestApp::spawn_with(|settings| {
-        settings.twilio_api_base = base;
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |settings| {
         settings.s3_bucket = Some("switchboard-test".into());
         settings.s3_endpoint = Some(endpoint.clone());
         settings.s3_path_style = true;
@@ -399,10 +386,6 @@ async fn the_s3_backend_stores_files_and_hands_out_presigned_urls() {
         settings.s3_secret_access_key = Some("test".into());
     })
     .await;
-    let chat = app.conversation().await;
-    let settings = json!({"twilio_account_sid": ACCOUNT, "twilio_auth_token": "token"});
-    app.patch("/api/organization/settings", &chat.org.token, settings)
-        .await;
     let photo = png(30_000);
     let (status, uploaded) = upload(
         &app,

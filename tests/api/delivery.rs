@@ -10,33 +10,11 @@ use switchboard::twilio::signature;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::helpers::{Conversation, TestApp, WsClient};
+use crate::helpers::{
+    status_callback, Conversation, TestApp, WsClient, TWILIO_ACCOUNT, TWILIO_TOKEN,
+};
 
-const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "twilio-auth-token-of-the-clinic";
 const MESSAGES_PATH: &str = "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json";
-
-async fn clinic_with_twilio(
-    twilio: &MockServer,
-    change: impl FnOnce(&mut switchboard::config::Settings),
-) -> (TestApp, Conversation) {
-    let base = twilio.uri();
-    let app = TestApp::spawn_with(|settings| {
-        settings.twilio_api_base = base;
-        change(settings);
-    })
-    .await;
-    let chat = app.conversation().await;
-    let (status, body) = app
-        .patch(
-            "/api/organization/settings",
-            &chat.org.token,
-            json!({"twilio_account_sid": ACCOUNT, "twilio_auth_token": TOKEN}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    (app, chat)
-}
 
 fn created(sid: &str) -> ResponseTemplate {
     ResponseTemplate::new(201).set_body_json(json!({"sid": sid, "status": "queued"}))
@@ -62,7 +40,7 @@ fn form_field(request: &Request, name: &str) -> Option<String> {
 /// Sends an SMS from a clinic using `twilio` and waits until its carrier id is recorded;
 /// answers that id.
 async fn carrier_id_of_a_send(twilio: &MockServer, body: &str) -> String {
-    let (app, chat) = clinic_with_twilio(twilio, |_| {}).await;
+    let (app, chat) = TestApp::clinic_with_twilio(twilio, |_| {}).await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
     let message = app.send_sms(&chat.org.token, &chat.contact_id, body).await;
@@ -85,7 +63,7 @@ async fn twilio_receives_a_well_formed_request_and_its_sid_is_kept() {
         .respond_with(created("SM11111111111111111111111111111111"))
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
 
@@ -122,7 +100,7 @@ async fn twilio_receives_a_well_formed_request_and_its_sid_is_kept() {
         .unwrap();
     assert_eq!(
         String::from_utf8(decoded).unwrap(),
-        format!("{ACCOUNT}:{TOKEN}")
+        format!("{TWILIO_ACCOUNT}:{TWILIO_TOKEN}")
     );
     let field = |name: &str| form_field(request, name);
     assert_eq!(field("To").as_deref(), Some("+14155550111"));
@@ -150,7 +128,7 @@ async fn sends_belong_to_the_organisations_messaging_service_and_keep_their_numb
         .respond_with(created("SM12121212121212121212121212121212"))
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     let service = "MG0123456789abcdef0123456789abcdef";
     let (status, body) = app
         .patch(
@@ -199,28 +177,14 @@ async fn a_retried_message_follows_its_new_twilio_id() {
         .as_str()
         .unwrap()
         .to_string();
-    let callback = |sid: &str, status: &str| {
-        let url = format!(
-            "{}/webhooks/twilio/status?message_id={id}&contact_id={}",
-            app.address, chat.contact_id
-        );
-        let params: Vec<(String, String)> = [
-            ("AccountSid", ACCOUNT),
-            ("MessageSid", sid),
-            ("MessageStatus", status),
-            ("ErrorCode", if status == "failed" { "30003" } else { "" }),
-        ]
-        .iter()
-        .map(|(key, value)| (key.to_string(), value.to_string()))
-        .collect();
-        let signed = signature::sign(TOKEN, &url, &params);
-        app.client
-            .post(url)
-            .header("X-Twilio-Signature", signed)
-            .form(&params)
-            .send()
-    };
-    assert_eq!(callback(&first_sid, "failed").await.unwrap().status(), 204);
+    let named = format!(
+        "/webhooks/twilio/status?message_id={id}&contact_id={}",
+        chat.contact_id
+    );
+    let mut failed = status_callback(&first_sid, "failed");
+    failed.push(("ErrorCode".into(), "30003".into()));
+    let (code, body) = app.post_signed(&named, &failed, TWILIO_TOKEN).await;
+    assert_eq!(code, StatusCode::NO_CONTENT, "{body}");
     let (status, retried) = app
         .post(
             &format!("/api/messages/{id}/retry"),
@@ -240,10 +204,9 @@ async fn a_retried_message_follows_its_new_twilio_id() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(
-        callback(&second_sid, "delivered").await.unwrap().status(),
-        204
-    );
+    let delivered = status_callback(&second_sid, "delivered");
+    let (code, body) = app.post_signed(&named, &delivered, TWILIO_TOKEN).await;
+    assert_eq!(code, StatusCode::NO_CONTENT, "{body}");
     let (_, history) = app
         .get(
             &format!("/api/messages?contact_id={}", chat.contact_id),
@@ -270,15 +233,8 @@ impl Respond for CallsBackFirst {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let callback =
             form_field(request, "StatusCallback").expect("the send names its StatusCallback");
-        let params: Vec<(String, String)> = [
-            ("AccountSid", ACCOUNT),
-            ("MessageSid", self.sid),
-            ("MessageStatus", "sent"),
-        ]
-        .iter()
-        .map(|(key, value)| (key.to_string(), value.to_string()))
-        .collect();
-        let signed = signature::sign(TOKEN, &callback, &params);
+        let params = status_callback(self.sid, "sent");
+        let signed = signature::sign(TWILIO_TOKEN, &callback, &params);
         // The stand-in answers from its own thread: the callback goes out from another
         // and is waited for.
         let answered = std::thread::spawn(move || {
@@ -315,7 +271,7 @@ async fn a_status_callback_that_overtakes_the_send_answer_is_kept() {
         .respond_with(CallsBackFirst { sid })
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
 
@@ -390,7 +346,7 @@ async fn paced_clinic(per_second: f64) -> (MockServer, TimedSids, TestApp, Conve
         .respond_with(arrivals.clone())
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |settings| {
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |settings| {
         settings.sends_per_second_per_number = per_second
     })
     .await;
@@ -513,7 +469,7 @@ async fn reconciling_never_adopts_an_earlier_message_with_the_same_text() {
         )
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
 
@@ -588,7 +544,8 @@ async fn a_send_twilio_never_takes_fails_after_the_last_attempt() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"messages": []})))
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |settings| settings.delivery_attempts = 3).await;
+    let (app, chat) =
+        TestApp::clinic_with_twilio(&twilio, |settings| settings.delivery_attempts = 3).await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
 
@@ -623,7 +580,7 @@ async fn twilio_refusals_fail_at_once_with_a_readable_reason() {
         ))
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |_| {}).await;
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
 
@@ -708,7 +665,8 @@ async fn messages_left_queued_by_a_stopped_server_are_sent_once() {
         .respond_with(created("SM44444444444444444444444444444444"))
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |settings| settings.outbox_sweep_secs = 1).await;
+    let (app, chat) =
+        TestApp::clinic_with_twilio(&twilio, |settings| settings.outbox_sweep_secs = 1).await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
 
@@ -741,7 +699,8 @@ async fn a_send_cut_short_by_a_stopped_server_is_reconciled_then_sent_once() {
         ]})))
         .mount(&twilio)
         .await;
-    let (app, chat) = clinic_with_twilio(&twilio, |settings| settings.outbox_sweep_secs = 1).await;
+    let (app, chat) =
+        TestApp::clinic_with_twilio(&twilio, |settings| settings.outbox_sweep_secs = 1).await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
 

@@ -11,6 +11,11 @@ use switchboard::startup::Application;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The Twilio account of the tests' clinics, and its auth token (webhooks are signed
+/// with it).
+pub const TWILIO_ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+pub const TWILIO_TOKEN: &str = "twilio-auth-token-of-the-clinic";
+
 /// The server a test talks to, and its database.
 pub struct TestApp {
     pub address: String,
@@ -434,4 +439,76 @@ impl Drop for DatabaseGuard {
             eprintln!("could not drop test database {}", self.0);
         }
     }
+}
+
+impl TestApp {
+    /// A clinic sending through the Twilio stand-in `twilio` (settings changed by
+    /// `change` too), with the tests' Twilio account configured.
+    pub async fn clinic_with_twilio(
+        twilio: &wiremock::MockServer,
+        change: impl FnOnce(&mut Settings),
+    ) -> (TestApp, Conversation) {
+        let base = twilio.uri();
+        let app = TestApp::spawn_with(|settings| {
+            settings.twilio_api_base = base;
+            change(settings);
+        })
+        .await;
+        let chat = app.conversation().await;
+        let (status, body) = app
+            .patch(
+                "/api/organization/settings",
+                &chat.org.token,
+                json!({"twilio_account_sid": TWILIO_ACCOUNT, "twilio_auth_token": TWILIO_TOKEN}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (app, chat)
+    }
+
+    /// Posts a webhook signed with `token` for the URL it is posted to.
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        params: &[(String, String)],
+        token: &str,
+    ) -> (StatusCode, String) {
+        let url = format!("{}{}", self.address, path);
+        let signature = switchboard::twilio::signature::sign(token, &url, params);
+        self.post_webhook(path, params, Some(&signature)).await
+    }
+
+    pub async fn post_webhook(
+        &self,
+        path: &str,
+        params: &[(String, String)],
+        signature: Option<&str>,
+    ) -> (StatusCode, String) {
+        let mut request = self
+            .client
+            .post(format!("{}{}", self.address, path))
+            .form(params);
+        if let Some(signature) = signature {
+            request = request.header("X-Twilio-Signature", signature);
+        }
+        let response = request.send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+}
+
+/// Form parameters from pairs of strings.
+pub fn form(params: &[(&str, &str)]) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Twilio's status callback for message `sid` of the tests' account.
+pub fn status_callback(sid: &str, status: &str) -> Vec<(String, String)> {
+    form(&[
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("MessageSid", sid),
+        ("MessageStatus", status),
+    ])
 }

@@ -7,10 +7,10 @@ use switchboard::twilio::signature;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{assert_error, Conversation, TestApp, WsClient};
-
-const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "twilio-auth-token-of-the-clinic";
+use crate::helpers::{
+    assert_error, form, status_callback, Conversation, TestApp, WsClient, TWILIO_ACCOUNT,
+    TWILIO_TOKEN,
+};
 
 /// A clinic with Twilio configured; its stand-in accepts every send as message `sid`,
 /// and only the webhooks in the test move statuses after that.
@@ -22,62 +22,8 @@ async fn clinic(sid: &str) -> (TestApp, Conversation, MockServer) {
         )
         .mount(&twilio)
         .await;
-    let base = twilio.uri();
-    let app = TestApp::spawn_with(|settings| settings.twilio_api_base = base).await;
-    let chat = app.conversation().await;
-    let (status, body) = app
-        .patch(
-            "/api/organization/settings",
-            &chat.org.token,
-            json!({"twilio_account_sid": ACCOUNT, "twilio_auth_token": TOKEN}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     (app, chat, twilio)
-}
-
-fn form(params: &[(&str, &str)]) -> Vec<(String, String)> {
-    params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-/// Posts a webhook signed with `token` for the URL it is posted to.
-async fn post_signed(
-    app: &TestApp,
-    path: &str,
-    params: &[(String, String)],
-    token: &str,
-) -> (StatusCode, String) {
-    let url = format!("{}{}", app.address, path);
-    let signature = signature::sign(token, &url, params);
-    post_webhook(app, path, params, Some(&signature)).await
-}
-
-async fn post_webhook(
-    app: &TestApp,
-    path: &str,
-    params: &[(String, String)],
-    signature: Option<&str>,
-) -> (StatusCode, String) {
-    let mut request = app
-        .client
-        .post(format!("{}{}", app.address, path))
-        .form(params);
-    if let Some(signature) = signature {
-        request = request.header("X-Twilio-Signature", signature);
-    }
-    let response = request.send().await.unwrap();
-    (response.status(), response.text().await.unwrap())
-}
-
-fn status_callback(sid: &str, status: &str) -> Vec<(String, String)> {
-    form(&[
-        ("AccountSid", ACCOUNT),
-        ("MessageSid", sid),
-        ("MessageStatus", status),
-    ])
 }
 
 /// Sends an SMS and waits (on the subscribed `tab`) until Twilio's SID is recorded.
@@ -135,7 +81,7 @@ async fn status_callbacks_in_any_order_settle_on_the_right_status() {
         ),
     ] {
         let named = format!("/webhooks/twilio/status{url}");
-        let (code, body) = post_signed(&app, &named, callback, TOKEN).await;
+        let (code, body) = app.post_signed(&named, callback, TWILIO_TOKEN).await;
         assert_eq!(code, StatusCode::NO_CONTENT, "{url}: {body}");
         assert_eq!(
             stored_status(&app, &chat).await["status"],
@@ -146,13 +92,13 @@ async fn status_callbacks_in_any_order_settle_on_the_right_status() {
 
     // Reversed and duplicated: delivered first, then the stale ones.
     for status in ["delivered", "sent", "sent", "queued", "delivered"] {
-        let (code, body) = post_signed(
-            &app,
-            "/webhooks/twilio/status",
-            &status_callback("SM00000000000000000000000000000001", status),
-            TOKEN,
-        )
-        .await;
+        let (code, body) = app
+            .post_signed(
+                "/webhooks/twilio/status",
+                &status_callback("SM00000000000000000000000000000001", status),
+                TWILIO_TOKEN,
+            )
+            .await;
         assert_eq!(code, StatusCode::NO_CONTENT, "{body}");
     }
     assert_eq!(stored_status(&app, &chat).await["status"], "delivered");
@@ -167,7 +113,8 @@ async fn status_callbacks_in_any_order_settle_on_the_right_status() {
     // A later failure report wins over delivered, with Twilio's code explained.
     let mut failed = status_callback("SM00000000000000000000000000000001", "undelivered");
     failed.push(("ErrorCode".into(), "30003".into()));
-    post_signed(&app, "/webhooks/twilio/status", &failed, TOKEN).await;
+    app.post_signed("/webhooks/twilio/status", &failed, TWILIO_TOKEN)
+        .await;
     let message = stored_status(&app, &chat).await;
     assert_eq!(message["id"], id.as_str());
     assert_eq!(message["status"], "undelivered");
@@ -181,24 +128,24 @@ async fn status_callbacks_in_any_order_settle_on_the_right_status() {
     );
 
     // A URL naming no message id is refused.
-    let (code, body) = post_signed(
-        &app,
-        "/webhooks/twilio/status?message_id=42",
-        &status_callback("SM00000000000000000000000000000001", "delivered"),
-        TOKEN,
-    )
-    .await;
+    let (code, body) = app
+        .post_signed(
+            "/webhooks/twilio/status?message_id=42",
+            &status_callback("SM00000000000000000000000000000001", "delivered"),
+            TWILIO_TOKEN,
+        )
+        .await;
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_error(code, &body, StatusCode::BAD_REQUEST, "invalid_webhook");
 
     // Unknown SIDs are acknowledged (Twilio would retry anything else).
-    let (code, _) = post_signed(
-        &app,
-        "/webhooks/twilio/status",
-        &status_callback("SMffffffffffffffffffffffffffffffff", "sent"),
-        TOKEN,
-    )
-    .await;
+    let (code, _) = app
+        .post_signed(
+            "/webhooks/twilio/status",
+            &status_callback("SMffffffffffffffffffffffffffffffff", "sent"),
+            TWILIO_TOKEN,
+        )
+        .await;
     assert_eq!(code, StatusCode::NO_CONTENT);
 }
 
@@ -216,7 +163,7 @@ async fn a_callback_saying_the_number_opted_out_blocks_later_sends() {
         "/webhooks/twilio/status?message_id={id}&contact_id={}",
         chat.contact_id
     );
-    let (code, body) = post_signed(&app, &named, &failed, TOKEN).await;
+    let (code, body) = app.post_signed(&named, &failed, TWILIO_TOKEN).await;
     assert_eq!(code, StatusCode::NO_CONTENT, "{body}");
     let message = stored_status(&app, &chat).await;
     assert_eq!(message["status"], "failed");
@@ -236,8 +183,10 @@ async fn a_callback_saying_the_number_opted_out_blocks_later_sends() {
 async fn an_oversize_webhook_gets_a_json_413() {
     let (app, _chat, _twilio) = clinic("SM00000000000000000000000000000031").await;
     let huge = "x".repeat(300 * 1024);
-    let params = form(&[("AccountSid", ACCOUNT), ("Body", &huge)]);
-    let (status, body) = post_signed(&app, "/webhooks/twilio/inbound", &params, TOKEN).await;
+    let params = form(&[("AccountSid", TWILIO_ACCOUNT), ("Body", &huge)]);
+    let (status, body) = app
+        .post_signed("/webhooks/twilio/inbound", &params, TWILIO_TOKEN)
+        .await;
     let body: serde_json::Value = serde_json::from_str(&body).expect("a JSON error");
     crate::helpers::assert_error(
         status,
@@ -256,22 +205,23 @@ async fn forged_unsigned_and_tampered_webhooks_are_refused_and_change_nothing() 
     let callback = status_callback("SM00000000000000000000000000000002", "failed");
     let url = format!("{}/webhooks/twilio/status", app.address);
 
-    let unsigned = post_webhook(&app, "/webhooks/twilio/status", &callback, None).await;
-    let wrong_token =
-        post_signed(&app, "/webhooks/twilio/status", &callback, "not-the-token").await;
+    let unsigned = app
+        .post_webhook("/webhooks/twilio/status", &callback, None)
+        .await;
+    let wrong_token = app
+        .post_signed("/webhooks/twilio/status", &callback, "not-the-token")
+        .await;
     let mut tampered = callback.clone();
-    let valid_signature = signature::sign(TOKEN, &url, &callback);
+    let valid_signature = signature::sign(TWILIO_TOKEN, &url, &callback);
     tampered[2].1 = "delivered".into();
-    let tampered = post_webhook(
-        &app,
-        "/webhooks/twilio/status",
-        &tampered,
-        Some(&valid_signature),
-    )
-    .await;
+    let tampered = app
+        .post_webhook("/webhooks/twilio/status", &tampered, Some(&valid_signature))
+        .await;
     let mut other_account = callback.clone();
     other_account[0].1 = "ACffffffffffffffffffffffffffffffff".into();
-    let other_account = post_signed(&app, "/webhooks/twilio/status", &other_account, TOKEN).await;
+    let other_account = app
+        .post_signed("/webhooks/twilio/status", &other_account, TWILIO_TOKEN)
+        .await;
     for (status, body) in [unsigned, wrong_token, tampered, other_account] {
         let body: Value = serde_json::from_str(&body).unwrap();
         assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
@@ -283,14 +233,15 @@ async fn forged_unsigned_and_tampered_webhooks_are_refused_and_change_nothing() 
     );
 
     let inbound = form(&[
-        ("AccountSid", ACCOUNT),
+        ("AccountSid", TWILIO_ACCOUNT),
         ("MessageSid", "SMforged"),
         ("From", "+14155550177"),
         ("To", "+14155550100"),
         ("Body", "hi"),
     ]);
-    let (status, _) =
-        post_signed(&app, "/webhooks/twilio/inbound", &inbound, "not-the-token").await;
+    let (status, _) = app
+        .post_signed("/webhooks/twilio/inbound", &inbound, "not-the-token")
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, list) = app.get("/api/contacts", &chat.org.token).await;
     assert_eq!(
@@ -307,7 +258,7 @@ async fn an_inbound_sms_creates_the_contact_once_and_reaches_the_dashboards() {
     list_tab.send(json!({"type": "subscribe_org"})).await;
     list_tab.next().await;
     let inbound = form(&[
-        ("AccountSid", ACCOUNT),
+        ("AccountSid", TWILIO_ACCOUNT),
         ("MessageSid", "SM00000000000000000000000000000003"),
         ("From", "+14155550177"),
         ("To", "+14155550100"),
@@ -315,7 +266,9 @@ async fn an_inbound_sms_creates_the_contact_once_and_reaches_the_dashboards() {
         ("NumMedia", "0"),
     ]);
     for _ in 0..2 {
-        let (status, body) = post_signed(&app, "/webhooks/twilio/inbound", &inbound, TOKEN).await;
+        let (status, body) = app
+            .post_signed("/webhooks/twilio/inbound", &inbound, TWILIO_TOKEN)
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert!(body.contains("<Response/>"), "{body}");
     }
@@ -366,7 +319,7 @@ async fn replies_go_out_from_the_number_the_contact_last_wrote_to() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let inbound = |to: &str, sid: &str| {
         form(&[
-            ("AccountSid", ACCOUNT),
+            ("AccountSid", TWILIO_ACCOUNT),
             ("MessageSid", sid),
             ("From", "+14155550111"),
             ("To", to),
@@ -383,8 +336,9 @@ async fn replies_go_out_from_the_number_the_contact_last_wrote_to() {
         ("+14155550100", "SM10000000000000000000000000000022"),
         ("+14155550199", "SM10000000000000000000000000000023"),
     ] {
-        let (status, body) =
-            post_signed(&app, "/webhooks/twilio/inbound", &inbound(to, sid), TOKEN).await;
+        let (status, body) = app
+            .post_signed("/webhooks/twilio/inbound", &inbound(to, sid), TWILIO_TOKEN)
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(reply("Got it").await["from_address"], to);
     }
@@ -395,18 +349,17 @@ async fn stop_blocks_sends_until_start() {
     let (app, chat, _twilio) = clinic("SM00000000000000000000000000000009").await;
     let keyword = |body: &str, sid: &str| {
         form(&[
-            ("AccountSid", ACCOUNT),
+            ("AccountSid", TWILIO_ACCOUNT),
             ("MessageSid", sid),
             ("From", "+14155550111"),
             ("To", "+14155550100"),
             ("Body", body),
         ])
     };
-    post_signed(
-        &app,
+    app.post_signed(
         "/webhooks/twilio/inbound",
         &keyword("  stop ", "SM10000000000000000000000000000001"),
-        TOKEN,
+        TWILIO_TOKEN,
     )
     .await;
 
@@ -431,11 +384,10 @@ async fn stop_blocks_sends_until_start() {
     assert_eq!(opt_outs["opt_outs"][0]["contact_number"], "+14155550111");
     assert_eq!(opt_outs["opt_outs"][0]["keyword"], "STOP");
 
-    post_signed(
-        &app,
+    app.post_signed(
         "/webhooks/twilio/inbound",
         &keyword("START", "SM10000000000000000000000000000002"),
-        TOKEN,
+        TWILIO_TOKEN,
     )
     .await;
     app.send_sms(&chat.org.token, &chat.contact_id, "Welcome back")
@@ -459,7 +411,8 @@ async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
     .chain((0..2000).map(|i| (i % 199) as u8))
     .collect();
     let vcard = b"BEGIN:VCARD\nVERSION:3.0\nFN:Dr. Lee\nEND:VCARD\n".to_vec();
-    let media_path = |n: usize| format!("/2010-04-01/Accounts/{ACCOUNT}/Messages/MM1/Media/ME{n}");
+    let media_path =
+        |n: usize| format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Messages/MM1/Media/ME{n}");
     for (n, (bytes, content_type)) in [
         (jpeg.clone(), "image/jpeg"),
         (vcard.clone(), "text/vcard"),
@@ -477,7 +430,7 @@ async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
     }
     let inbound = |sid: &str, media: &[(String, &str)]| {
         let mut params = form(&[
-            ("AccountSid", ACCOUNT),
+            ("AccountSid", TWILIO_ACCOUNT),
             ("MessageSid", sid),
             ("From", "+14155550111"),
             ("To", "+14155550100"),
@@ -520,13 +473,13 @@ async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
         ),
     ];
     for (sid, media, expected) in cases {
-        let (status, _) = post_signed(
-            &app,
-            "/webhooks/twilio/inbound",
-            &inbound(sid, &media),
-            TOKEN,
-        )
-        .await;
+        let (status, _) = app
+            .post_signed(
+                "/webhooks/twilio/inbound",
+                &inbound(sid, &media),
+                TWILIO_TOKEN,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         let (_, history) = app
             .get(
