@@ -1,7 +1,7 @@
 //! The durable send path: accepted sends per second (API → PostgreSQL → outbox →
 //! an HTTP server standing in for Twilio), API latency, and signed status callbacks
 //! ingested per second. The release server runs as its own process; the Twilio stand-in
-//! (wiremock, handing out unique SIDs and keeping no record of requests) runs in this one.
+//! (a small actix-web server handing out unique SIDs) runs on a thread of this one.
 //!
 //! Run: `cargo bench --bench send_path -- [--sends 5000] [--concurrency 32] [--contacts 200]`
 
@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix_web::{web, App, HttpResponse, HttpServer};
 use serde_json::json;
 use support::Server;
 use switchboard::twilio::signature;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const TOKEN: &str = "bench-auth-token";
@@ -38,9 +37,9 @@ fn options() -> Options {
     }
 }
 
-/// Twilio's create-message answer, with a fresh SID each time; keeps each message's
-/// `StatusCallback` URL, where its status callback goes (the stand-in keeps no other
-/// record of requests, which would cost the machine more than the answers).
+/// What the Twilio stand-in handed out: a fresh SID per message, kept with the message's
+/// `StatusCallback` URL, where its status callback goes. It keeps no other record of
+/// requests, which would cost the machine more than the answers.
 #[derive(Clone, Default)]
 struct UniqueSids {
     handed: Arc<AtomicU64>,
@@ -54,22 +53,46 @@ impl UniqueSids {
     }
 }
 
-impl Respond for UniqueSids {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let n = self.handed.fetch_add(1, Ordering::Relaxed) + 1;
-        let sid = format!("SM{n:032x}");
-        let callback = url::form_urlencoded::parse(&request.body)
-            .find(|(key, _)| key == "StatusCallback")
-            .map(|(_, url)| url.into_owned())
-            .expect("every send names its StatusCallback");
-        self.callbacks.lock().unwrap().push((sid.clone(), callback));
-        ResponseTemplate::new(201).set_body_json(json!({"sid": sid, "status": "queued"}))
-    }
+/// Starts the Twilio stand-in on a thread of its own and answers its base URL. Each
+/// create-message request gets Twilio's answer with a fresh SID. It is a bare actix-web
+/// server rather than wiremock (which the tests use), which matches every request
+/// against its mocks first: the stand-in should cost the machine as little as it can.
+fn start_twilio(sids: UniqueSids) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(sids.clone()))
+                    .default_service(web::post().to(create_message))
+            })
+            .workers(1)
+            .listen(listener)
+            .unwrap()
+            .run()
+            .await
+        })
+    });
+    base
+}
+
+async fn create_message(sids: web::Data<UniqueSids>, body: web::Bytes) -> HttpResponse {
+    let n = sids.handed.fetch_add(1, Ordering::Relaxed) + 1;
+    let sid = format!("SM{n:032x}");
+    let callback = url::form_urlencoded::parse(&body)
+        .find(|(key, _)| key == "StatusCallback")
+        .map(|(_, url)| url.into_owned())
+        .expect("every send names its StatusCallback");
+    sids.callbacks.lock().unwrap().push((sid.clone(), callback));
+    HttpResponse::Created().json(json!({"sid": sid, "status": "queued"}))
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread drives all the clients: a load generator should take as little of the
+    // machine as it can, and a work-stealing pool spent more on handing tasks between its
+    // threads than on the requests.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
@@ -77,20 +100,13 @@ fn main() {
 }
 
 async fn run(options: Options) {
-    let twilio = MockServer::builder()
-        .disable_request_recording()
-        .start()
-        .await;
     let stand_in = UniqueSids::default();
-    Mock::given(method("POST"))
-        .respond_with(stand_in.clone())
-        .mount(&twilio)
-        .await;
+    let twilio = start_twilio(stand_in.clone());
 
     let server = Server::start(
         "send_bench",
         &[
-            ("SWITCHBOARD_TWILIO_API_BASE", twilio.uri()),
+            ("SWITCHBOARD_TWILIO_API_BASE", twilio),
             ("SWITCHBOARD_SENDS_PER_SECOND_PER_NUMBER", "1000000".into()),
             ("SWITCHBOARD_DB_POOL_SIZE", "32".into()),
         ],
