@@ -221,9 +221,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertMessages<'_>
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
         use diesel::sql_types::{Array, Bool, Nullable, Text, Uuid};
-        out.push_sql("WITH new AS (INSERT INTO messages (");
-        out.push_sql(Self::COLUMNS);
-        out.push_sql(") SELECT * FROM unnest(");
+        out.push_sql("WITH given AS (SELECT * FROM unnest(");
         for values in &self.uuids {
             out.push_bind_param::<Array<Uuid>, _>(values)?;
             out.push_sql(", ");
@@ -241,9 +239,22 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertMessages<'_>
             out.push_sql(", ");
         }
         out.push_bind_param::<Array<Bool>, _>(&self.private)?;
+        out.push_sql(") AS g(");
+        out.push_sql(Self::COLUMNS);
+        // Only a message with an idempotency key can conflict (ids are fresh), and
+        // `ON CONFLICT` costs every row it covers a speculative insertion: a second WAL
+        // record and a check of each unique index before the row is written.
+        out.push_sql(")), keyed AS (INSERT INTO messages (");
+        out.push_sql(Self::COLUMNS);
+        out.push_sql(
+            ") SELECT * FROM given WHERE client_id IS NOT NULL ON CONFLICT DO NOTHING RETURNING *), \
+             unkeyed AS (INSERT INTO messages (",
+        );
+        out.push_sql(Self::COLUMNS);
         // The contacts' sort key: see `insert_many`.
         out.push_sql(
-            ") ON CONFLICT DO NOTHING RETURNING *), \
+            ") SELECT * FROM given WHERE client_id IS NULL RETURNING *), \
+             new AS (SELECT * FROM keyed UNION ALL SELECT * FROM unkeyed), \
              touched AS (UPDATE contacts AS c SET last_contacted_at = t.at \
                  FROM (SELECT organization_id, contact_id, max(created_at) AS at \
                        FROM new WHERE NOT private GROUP BY organization_id, contact_id) AS t \
