@@ -1,7 +1,7 @@
 //! The durable send path: accepted sends per second (API → PostgreSQL → outbox →
 //! an HTTP server standing in for Twilio), API latency, and signed status callbacks
-//! ingested per second. The release server runs as its own process; the Twilio stand-in
-//! (a small actix-web server handing out unique SIDs) runs on a thread of this one.
+//! ingested per second. The release server runs as its own process; the clients and the
+//! Twilio stand-in (handing out unique SIDs) run on one thread of this one.
 //!
 //! Run: `cargo bench --bench send_path -- [--sends 5000] [--concurrency 32] [--contacts 200]`
 
@@ -11,7 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpResponse, HttpServer};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
 use serde_json::json;
 use support::Server;
 use switchboard::twilio::signature;
@@ -53,39 +57,90 @@ impl UniqueSids {
     }
 }
 
-/// Starts the Twilio stand-in on a thread of its own and answers its base URL. Each
-/// create-message request gets Twilio's answer with a fresh SID. It is a bare actix-web
-/// server rather than wiremock (which the tests use), which matches every request
-/// against its mocks first: the stand-in should cost the machine as little as it can.
-fn start_twilio(sids: UniqueSids) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// Starts the Twilio stand-in and answers its base URL. Each create-message request gets
+/// Twilio's answer with a fresh SID. It is a bare hyper server on the bench's own thread
+/// rather than wiremock (which the tests use and which matches every request against its
+/// mocks first): the stand-in should cost the machine as little as it can.
+async fn start_twilio(sids: UniqueSids) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            HttpServer::new(move || {
-                App::new()
-                    .app_data(web::Data::new(sids.clone()))
-                    .default_service(web::post().to(create_message))
-            })
-            .workers(1)
-            .listen(listener)
-            .unwrap()
-            .run()
-            .await
-        })
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            stream.set_nodelay(true).unwrap();
+            let sids = sids.clone();
+            let answer =
+                hyper::service::service_fn(move |request| create_message(sids.clone(), request));
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), answer),
+            );
+        }
     });
     base
 }
 
-async fn create_message(sids: web::Data<UniqueSids>, body: web::Bytes) -> HttpResponse {
+async fn create_message(
+    sids: UniqueSids,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let body = request.into_body().collect().await?.to_bytes();
     let n = sids.handed.fetch_add(1, Ordering::Relaxed) + 1;
     let sid = format!("SM{n:032x}");
     let callback = url::form_urlencoded::parse(&body)
         .find(|(key, _)| key == "StatusCallback")
         .map(|(_, url)| url.into_owned())
         .expect("every send names its StatusCallback");
-    sids.callbacks.lock().unwrap().push((sid.clone(), callback));
-    HttpResponse::Created().json(json!({"sid": sid, "status": "queued"}))
+    let answer = json!({"sid": sid, "status": "queued"}).to_string();
+    sids.callbacks.lock().unwrap().push((sid, callback));
+    Ok(Response::builder()
+        .status(StatusCode::CREATED)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(answer)))
+        .unwrap())
+}
+
+/// One keep-alive HTTP/1.1 connection to the server. The clients post through hyper
+/// itself: reqwest's pool, URL parsing and header handling cost more per request than
+/// a load generator should take from the server's machine.
+struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    authority: String,
+}
+
+impl Connection {
+    async fn open(base: &str) -> Connection {
+        let authority = base.trim_start_matches("http://").to_string();
+        let stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        Connection { sender, authority }
+    }
+
+    /// Posts `body` to `path` (with its query); answers the response's status once its
+    /// body is read.
+    async fn post(
+        &mut self,
+        path: &str,
+        headers: &[(hyper::header::HeaderName, &str)],
+        body: String,
+    ) -> StatusCode {
+        let mut request = Request::post(path).header(HOST, &self.authority);
+        for (name, value) in headers {
+            request = request.header(name, *value);
+        }
+        self.sender.ready().await.unwrap();
+        let response = self
+            .sender
+            .send_request(request.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        response.into_body().collect().await.unwrap();
+        status
+    }
 }
 
 fn main() {
@@ -101,7 +156,7 @@ fn main() {
 
 async fn run(options: Options) {
     let stand_in = UniqueSids::default();
-    let twilio = start_twilio(stand_in.clone());
+    let twilio = start_twilio(stand_in.clone()).await;
 
     let server = Server::start(
         "send_bench",
@@ -153,7 +208,6 @@ async fn run(options: Options) {
     // Warm-up, drained, then the tables analysed as autovacuum would on a live system.
     let send = |count: usize| {
         send_all(
-            http.clone(),
             base.clone(),
             token.clone(),
             contacts.clone(),
@@ -206,8 +260,9 @@ async fn run(options: Options) {
     let started = Instant::now();
     let mut lanes = Vec::new();
     for lane in 0..options.concurrency {
-        let (http, callbacks, concurrency) = (http.clone(), callbacks.clone(), options.concurrency);
+        let (base, callbacks, concurrency) = (base.clone(), callbacks.clone(), options.concurrency);
         lanes.push(tokio::spawn(async move {
+            let mut connection = Connection::open(&base).await;
             for index in (lane..callbacks.len()).step_by(concurrency) {
                 let (sid, url) = &callbacks[index];
                 let params = vec![
@@ -216,14 +271,26 @@ async fn run(options: Options) {
                     ("MessageStatus".to_string(), "delivered".to_string()),
                 ];
                 let signed = signature::sign(TOKEN, url, &params);
-                let response = http
-                    .post(url)
-                    .header("X-Twilio-Signature", signed)
-                    .form(&params)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 204);
+                let form = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&params)
+                    .finish();
+                let path = url
+                    .strip_prefix(base.as_str())
+                    .expect("a callback to the server");
+                let status = connection
+                    .post(
+                        path,
+                        &[
+                            (
+                                hyper::header::HeaderName::from_static("x-twilio-signature"),
+                                &signed,
+                            ),
+                            (CONTENT_TYPE, "application/x-www-form-urlencoded"),
+                        ],
+                        form,
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::NO_CONTENT);
             }
         }));
     }
@@ -253,34 +320,34 @@ async fn run(options: Options) {
     server.stop().await;
 }
 
-/// `count` sends from `concurrency` clients, each sending its share back to back; the
-/// API latency of each.
+/// `count` sends from `concurrency` clients, each on its own connection sending its share
+/// back to back; the API latency of each.
 async fn send_all(
-    http: reqwest::Client,
     base: String,
     token: String,
     contacts: Arc<Vec<String>>,
     count: usize,
     concurrency: usize,
 ) -> Vec<Duration> {
+    let bearer = format!("Bearer {token}");
     let mut lanes = Vec::new();
     for lane in 0..concurrency {
-        let (http, base, token, contacts) =
-            (http.clone(), base.clone(), token.clone(), contacts.clone());
+        let (base, bearer, contacts) = (base.clone(), bearer.clone(), contacts.clone());
         lanes.push(tokio::spawn(async move {
+            let mut connection = Connection::open(&base).await;
             let mut latencies = Vec::new();
             for index in (lane..count).step_by(concurrency) {
                 let contact = &contacts[index % contacts.len()];
                 let body = json!({"contact_id": contact, "channel": "sms", "body": format!("bench {index}")});
                 let sent_at = Instant::now();
-                let response = http
-                    .post(format!("{base}/api/messages/send"))
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), 201);
+                let status = connection
+                    .post(
+                        "/api/messages/send",
+                        &[(AUTHORIZATION, &bearer), (CONTENT_TYPE, "application/json")],
+                        body.to_string(),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::CREATED);
                 latencies.push(sent_at.elapsed());
             }
             latencies
