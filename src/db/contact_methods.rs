@@ -225,7 +225,9 @@ pub async fn recipients(
         Option<ContactMethod>,
         Option<(String, String, String)>,
     );
-    let rows: Vec<Row> = contacts::table
+    // The two look-ups are pipelined: both are sent before either answer is read, so
+    // the batch waits for one round trip, not two.
+    let methods = contacts::table
         .left_join(
             contact_methods::table.on(contact_methods::contact_id
                 .eq(contacts::id)
@@ -254,14 +256,13 @@ pub async fn recipients(
             )
                 .nullable(),
         ))
-        .load(conn)
-        .await?;
-    let last_inbound: Vec<LastInboundNumber> = LastInboundNumbers {
+        .load::<Row>(&mut &*conn);
+    let last_inbound = LastInboundNumbers {
         org,
         contacts: contacts.to_vec(),
     }
-    .load(conn)
-    .await?;
+    .load::<LastInboundNumber>(&mut &*conn);
+    let (rows, last_inbound) = tokio::try_join!(methods, last_inbound)?;
     let mut found: HashMap<ContactId, Recipient> = HashMap::new();
     for (contact, method, opt_out) in rows {
         let recipient = found.entry(contact).or_insert_with(|| Recipient {
