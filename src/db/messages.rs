@@ -251,11 +251,13 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertMessages<'_>
              unkeyed AS (INSERT INTO messages (",
         );
         out.push_sql(Self::COLUMNS);
-        // The contacts' sort key: see `insert_many`.
         out.push_sql(
             ") SELECT * FROM given WHERE client_id IS NULL RETURNING *), \
-             new AS (SELECT * FROM keyed UNION ALL SELECT * FROM unkeyed), \
-             touched AS (UPDATE contacts AS c SET last_contacted_at = t.at \
+             new AS (SELECT * FROM keyed UNION ALL SELECT * FROM unkeyed), ",
+        );
+        // The contacts' sort key: see `insert_many`.
+        out.push_sql(
+            "touched AS (UPDATE contacts AS c SET last_contacted_at = t.at \
                  FROM (SELECT organization_id, contact_id, max(created_at) AS at \
                        FROM new WHERE NOT private GROUP BY organization_id, contact_id) AS t \
                  WHERE c.organization_id = t.organization_id AND c.id = t.contact_id \
