@@ -95,8 +95,11 @@ impl ContactActor {
     /// recorded `sending` (claimed as it was recorded, see `messages::send`).
     fn hand_to_delivery(&self, message: &StoredMessage, view: &MessageView) {
         let outgoing = message.direction == "outbound" && !message.private;
-        let claimed = message.status == MessageStatus::Sending.as_str();
-        if outgoing && (claimed || message.status == MessageStatus::Queued.as_str()) {
+        let status = message.status.as_str();
+        if outgoing
+            && (status == MessageStatus::Queued.as_str()
+                || status == MessageStatus::Sending.as_str())
+        {
             self.deps.delivery.do_send(Deliver {
                 org: self.org_addr.clone(),
                 organization_id: self.org,
@@ -105,7 +108,6 @@ impl ContactActor {
                 recorded: Some(Recorded {
                     message: message.clone(),
                     has_attachments: !view.attachments.is_empty(),
-                    claimed,
                 }),
             });
         }

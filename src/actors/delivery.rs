@@ -115,7 +115,9 @@ pub struct Deliver {
     pub organization_id: OrganizationId,
     pub contact: ContactId,
     pub message_id: MessageId,
-    /// The message as just recorded, saving a read; `None` makes the job read it.
+    /// The message as just recorded, saving a read; `None` makes the job read it. One
+    /// recorded `sending` was claimed for this hand-over as it was recorded, its pacing
+    /// slot already taken (see `messages::send`).
     pub recorded: Option<Recorded>,
 }
 
@@ -123,9 +125,6 @@ pub struct Deliver {
 pub struct Recorded {
     pub message: Message,
     pub has_attachments: bool,
-    /// Recorded `sending`: claimed for this hand-over as it was recorded, its pacing slot
-    /// already taken (see `messages::send`).
-    pub claimed: bool,
 }
 
 impl Handler<Deliver> for DeliveryActor {
@@ -215,12 +214,14 @@ struct Job {
 impl Job {
     async fn run(mut self) -> Result<(), AppError> {
         let org = self.deliver.organization_id;
-        let Recorded {
-            message,
-            has_attachments,
-            claimed,
-        } = match self.deliver.recorded.take() {
-            Some(recorded) => recorded,
+        let (message, has_attachments, claimed) = match self.deliver.recorded.take() {
+            Some(Recorded {
+                message,
+                has_attachments,
+            }) => {
+                let claimed = message.status == MessageStatus::Sending.as_str();
+                (message, has_attachments, claimed)
+            }
             None => {
                 let mut conn = self.carriers.pool.get().await?;
                 let Some(message) = db_messages::get(&mut conn, org, self.deliver.message_id)
@@ -229,12 +230,8 @@ impl Job {
                 else {
                     return Ok(());
                 };
-                Recorded {
-                    message,
-                    // Unknown: asked of storage when sending.
-                    has_attachments: true,
-                    claimed: false,
-                }
+                // Attachments unknown: asked of storage when sending.
+                (message, true, false)
             }
         };
         // A queued message is ours once claimed (one recorded `sending` was claimed as it
@@ -318,21 +315,20 @@ impl Job {
         {
             self.wait_for_slot(from).await;
         }
-        let claimed = if claimed {
-            true
-        } else if recovering {
-            db_messages::reclaim_sending(
-                &mut *self.carriers.pool.get().await?,
-                org,
-                message.id,
-                chrono::Utc::now() - STALE_SENDING,
-            )
-            .await?
-            .is_some()
-        } else {
-            self.claim(&message).await?
-        };
-        if !claimed {
+        let ours = claimed
+            || if recovering {
+                db_messages::reclaim_sending(
+                    &mut *self.carriers.pool.get().await?,
+                    org,
+                    message.id,
+                    chrono::Utc::now() - STALE_SENDING,
+                )
+                .await?
+                .is_some()
+            } else {
+                self.claim(&message).await?
+            };
+        if !ours {
             return Ok(());
         }
         let (Some(to), Some(from)) = (
