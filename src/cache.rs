@@ -1,7 +1,9 @@
 //! Short-lived in-process copies of what nearly every request reads and rarely changes:
 //! who a session token belongs to, each organisation's configuration (its numbers,
-//! addresses, PHI policy and carrier settings), and which organisations use a Twilio
-//! account. Without them a send cost a dozen extra round trips to PostgreSQL.
+//! addresses, PHI policy and carrier settings), which organisations use a Twilio
+//! account, and what a send needs of its recipient (the contact's phones and emails,
+//! their opt-outs, the number it last wrote to). Without them a send cost a dozen extra
+//! round trips to PostgreSQL.
 //!
 //! Changes made through this server are seen at once (the routes that make them
 //! invalidate the entry). Changes made by another server of the same deployment are seen
@@ -16,8 +18,9 @@ use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 
 use crate::auth::Caller;
+use crate::db::contact_methods::Recipient;
 use crate::db::email_addresses::{self, EmailAddress};
-use crate::db::ids::{OrganizationId, PhoneNumberId};
+use crate::db::ids::{ContactId, OrganizationId, PhoneNumberId};
 use crate::db::organization_settings::{self, OrganizationSettings};
 use crate::db::phone_numbers::{self, PhoneNumber};
 use crate::db::{phi_policies, DbPool};
@@ -28,6 +31,7 @@ use crate::phi::policy::Policy;
 pub const TTL: Duration = Duration::from_secs(10);
 const MAX_SESSIONS: u64 = 100_000;
 const MAX_ORGS: u64 = 10_000;
+const MAX_RECIPIENTS: u64 = 100_000;
 
 /// An organisation's configuration as a send or a webhook needs it.
 pub struct OrgConfig {
@@ -62,6 +66,7 @@ pub struct Caches {
     sessions: Cache<Vec<u8>, Session>,
     orgs: Cache<OrganizationId, Arc<OrgConfig>>,
     twilio_accounts: Cache<String, Arc<Vec<OrganizationSettings>>>,
+    recipients: Cache<(OrganizationId, ContactId), Arc<Recipient>>,
     /// Bumped by every invalidation, so a load that raced with one is not kept.
     generation: AtomicU64,
 }
@@ -80,6 +85,10 @@ impl Caches {
                 .build(),
             twilio_accounts: Cache::builder()
                 .max_capacity(MAX_ORGS)
+                .time_to_live(TTL)
+                .build(),
+            recipients: Cache::builder()
+                .max_capacity(MAX_RECIPIENTS)
                 .time_to_live(TTL)
                 .build(),
             generation: AtomicU64::new(0),
@@ -179,5 +188,41 @@ impl Caches {
             ))
         })
         .await
+    }
+
+    /// What a send needs of the organisation's `contact`, else what `load` reads (none
+    /// when the organisation has no such contact, which is not kept).
+    pub async fn recipient(
+        &self,
+        org: OrganizationId,
+        contact: ContactId,
+        load: impl AsyncFnOnce() -> Result<Option<Recipient>, AppError>,
+    ) -> Result<Option<Arc<Recipient>>, AppError> {
+        if let Some(recipient) = self.recipients.get(&(org, contact)) {
+            return Ok(Some(recipient));
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let Some(recipient) = load().await?.map(Arc::new) else {
+            return Ok(None);
+        };
+        if generation == self.generation.load(Ordering::Acquire) {
+            self.recipients.insert((org, contact), recipient.clone());
+        }
+        Ok(Some(recipient))
+    }
+
+    /// Call after changing the contact's phones or emails, deleting it, or recording a
+    /// message from it (the number it last wrote to).
+    pub fn forget_recipient(&self, org: OrganizationId, contact: ContactId) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.recipients.invalidate(&(org, contact));
+    }
+
+    /// Call after recording or removing an opt-out. It is kept by number, and any
+    /// contact may have that number; opt-outs are rare enough that forgetting every
+    /// recipient costs less than finding the ones concerned.
+    pub fn forget_recipients(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.recipients.invalidate_all();
     }
 }

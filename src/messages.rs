@@ -199,11 +199,7 @@ pub async fn send(
     if let Some(existing) = replayed(state, org, client_id.as_deref()).await? {
         return Ok(existing);
     }
-    let recipient = state
-        .recipients
-        .submit((org, request.contact_id))
-        .await?
-        .ok_or(AppError::NotFound("contact"))?;
+    let recipient = state.recipient(org, request.contact_id).await?;
     let mut form = MessageInsertForm {
         id: MessageId::generate(),
         organization_id: org,

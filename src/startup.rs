@@ -16,9 +16,10 @@ use crate::actors::Realtime;
 use crate::cache::Caches;
 use crate::config::Settings;
 use crate::db::batcher::Batcher;
-use crate::db::contact_methods::LoadRecipients;
+use crate::db::contact_methods::{LoadRecipients, Recipient};
+use crate::db::ids::{ContactId, OrganizationId};
 use crate::db::{self, DbPool};
-use crate::error;
+use crate::error::{self, AppError};
 use crate::routes;
 use crate::secrets::SecretKey;
 use crate::storage::Storage;
@@ -47,6 +48,23 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Largest JSON body accepted (also given to actix's payload limit).
     pub max_json_bytes: usize,
+}
+
+impl AppState {
+    /// What a send needs of the organisation's `contact`: cached, else looked up
+    /// together with other sends' recipients.
+    pub async fn recipient(
+        &self,
+        org: OrganizationId,
+        contact: ContactId,
+    ) -> Result<Arc<Recipient>, AppError> {
+        self.caches
+            .recipient(org, contact, async || {
+                self.recipients.submit((org, contact)).await
+            })
+            .await?
+            .ok_or(AppError::NotFound("contact"))
+    }
 }
 
 pub struct Application {

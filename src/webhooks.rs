@@ -269,6 +269,7 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
         record_opt_out(state, org, Some(&from), Some(to), &keyword).await?;
     } else if OPT_IN_KEYWORDS.contains(&keyword.as_str()) {
         sms_opt_outs::remove(&mut conn, org, &from, to).await?;
+        state.caches.forget_recipients();
         audit(
             &mut conn,
             org,
@@ -319,6 +320,8 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
         .realtime
         .to_contact(org, contact_id, AddMessage(new))
         .await??;
+    // A send's default number is the one the contact last wrote to.
+    state.caches.forget_recipient(org, contact_id);
     Ok(())
 }
 
@@ -399,6 +402,7 @@ async fn record_opt_out(
     };
     let mut conn = state.pool.get().await?;
     sms_opt_outs::record(&mut conn, org, contact_number, org_number, keyword).await?;
+    state.caches.forget_recipients();
     if let Some(method) =
         contact_methods::find_by_value(&mut conn, org, MethodKind::Phone, contact_number).await?
     {

@@ -432,6 +432,7 @@ impl Job {
                                 "21610",
                             )
                             .await?;
+                            self.carriers.caches.forget_recipients();
                         }
                         let explained =
                             crate::twilio::error_message(&code).map_or(reason, str::to_string);

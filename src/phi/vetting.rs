@@ -46,14 +46,12 @@ pub async fn vet(
     contact: Option<ContactId>,
 ) -> Result<Verdict, AppError> {
     let config = state.caches.org(org).await?;
-    let methods = match contact {
-        Some(contact) => {
-            let recipient = state.recipients.submit((org, contact)).await?;
-            recipient.ok_or(AppError::NotFound("contact"))?.methods
-        }
-        None => Vec::new(),
+    let recipient = match contact {
+        Some(contact) => Some(state.recipient(org, contact).await?),
+        None => None,
     };
-    vet_with(state, &config, allowed(&config, &methods), body).await
+    let methods = recipient.as_ref().map_or(&[][..], |r| &r.methods[..]);
+    vet_with(state, &config, allowed(&config, methods), body).await
 }
 
 /// What is never a finding in a message from the organisation to a contact: the

@@ -135,12 +135,9 @@ async fn remove(
     caller: Caller,
     path: web::Path<ContactId>,
 ) -> Result<HttpResponse, AppError> {
-    contacts::delete(
-        &mut *state.pool.get().await?,
-        caller.organization_id,
-        path.into_inner(),
-    )
-    .await?;
+    let (org, contact) = (caller.organization_id, path.into_inner());
+    contacts::delete(&mut *state.pool.get().await?, org, contact).await?;
+    state.caches.forget_recipient(org, contact);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -175,9 +172,13 @@ async fn add_method<New: Into<MethodInput>>(
     body: ApiJson<New>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
-    let (org, region) = (caller.organization_id, state.default_region);
-    let entry =
-        contacts::add_method(&mut conn, org, path.into_inner(), region, body.0.into()).await?;
+    let (org, contact, region) = (
+        caller.organization_id,
+        path.into_inner(),
+        state.default_region,
+    );
+    let entry = contacts::add_method(&mut conn, org, contact, region, body.0.into()).await?;
+    state.caches.forget_recipient(org, contact);
     Ok(HttpResponse::Created().json(entry))
 }
 
@@ -191,6 +192,7 @@ async fn update_method<Changes: Into<MethodInput>>(
     let mut conn = state.pool.get().await?;
     let (org, region) = (caller.organization_id, state.default_region);
     let entry = contacts::update_method(&mut conn, org, contact, id, region, body.0.into()).await?;
+    state.caches.forget_recipient(org, contact);
     Ok(HttpResponse::Ok().json(entry))
 }
 
@@ -201,8 +203,9 @@ async fn remove_method(
     kind: MethodKind,
 ) -> Result<HttpResponse, AppError> {
     let (contact, id) = path.into_inner();
-    let mut conn = state.pool.get().await?;
-    contacts::remove_method(&mut conn, caller.organization_id, contact, kind, id).await?;
+    let (org, mut conn) = (caller.organization_id, state.pool.get().await?);
+    contacts::remove_method(&mut conn, org, contact, kind, id).await?;
+    state.caches.forget_recipient(org, contact);
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -93,7 +93,8 @@ async fn the_same_client_id_sends_once() {
 }
 
 #[actix_web::test]
-async fn replies_go_out_from_the_number_the_contact_last_wrote_to() {
+async fn sends_go_out_from_the_first_number_unless_another_is_chosen() {
+    // Which number the contact last wrote to is tested with the inbound webhook.
     let app = TestApp::spawn().await;
     let chat = app.conversation().await;
     let (_, second_line) = app
@@ -107,39 +108,61 @@ async fn replies_go_out_from_the_number_the_contact_last_wrote_to() {
     let first = app
         .send_sms(&chat.org.token, &chat.contact_id, "from the first line")
         .await;
-    assert_eq!(
-        first["phone_number_id"],
-        chat.phone_number_id.as_str(),
-        "no inbound yet: the first number"
-    );
-
-    receive_sms(
-        &app,
-        &chat.org.id,
-        &chat.contact_id,
-        second_line["id"].as_str().unwrap(),
-        "billing question",
-    )
-    .await;
-    let reply = app
-        .send_sms(&chat.org.token, &chat.contact_id, "about your bill")
-        .await;
-    assert_eq!(reply["phone_number_id"], second_line["id"]);
-    assert_eq!(reply["from_address"], "+14155550199");
-    assert_eq!(reply["phone_line_label"], "Billing");
+    assert_eq!(first["phone_number_id"], chat.phone_number_id.as_str());
+    assert_eq!(first["phone_line_label"], "Front desk");
 
     let (status, chosen) = app
         .post(
             "/api/messages/send",
             &chat.org.token,
-            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "explicit", "phone_number_id": chat.phone_number_id}),
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "about your bill", "phone_number_id": second_line["id"]}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(
-        chosen["from_address"], "+14155550100",
-        "an explicit number wins"
-    );
+    assert_eq!(status, StatusCode::CREATED, "{chosen}");
+    assert_eq!(chosen["from_address"], "+14155550199");
+    assert_eq!(chosen["phone_line_label"], "Billing");
+}
+
+#[actix_web::test]
+async fn sends_follow_edits_to_the_contact() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let first = app
+        .send_sms(&chat.org.token, &chat.contact_id, "Reminder")
+        .await;
+    assert_eq!(first["to_address"], "+14155550111");
+
+    let phone_id = first["contact_phone_id"]
+        .as_str()
+        .expect("the phone sent to");
+    let (status, edited) = app
+        .patch(
+            &format!("/api/contacts/{}/phones/{phone_id}", chat.contact_id),
+            &chat.org.token,
+            json!({"phone_number": "+14155550122"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    let second = app
+        .send_sms(&chat.org.token, &chat.contact_id, "Reminder")
+        .await;
+    assert_eq!(second["to_address"], "+14155550122", "the number as edited");
+
+    let (status, _) = app
+        .delete(
+            &format!("/api/contacts/{}", chat.contact_id),
+            &chat.org.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app
+        .post(
+            "/api/messages/send",
+            &chat.org.token,
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Reminder"}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
 
 #[actix_web::test]
