@@ -46,7 +46,8 @@ pub struct Settings {
     #[arg(long, env = "SWITCHBOARD_DEFAULT_REGION", default_value = "US")]
     pub default_region: String,
 
-    /// Database connections kept in the pool.
+    /// Database connections kept in the pool (the three database batchers have one
+    /// more each).
     #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: usize,
 

@@ -115,9 +115,10 @@ impl Application {
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             caches: caches.clone(),
-            recipients: Batcher::start(pool.clone(), LoadRecipients),
+            recipients: Batcher::start(&settings.database_url, LoadRecipients)?,
             realtime: Realtime::start(
                 pool.clone(),
+                &settings.database_url,
                 caches,
                 default_region,
                 settings.realtime(),
@@ -125,7 +126,7 @@ impl Application {
                 twilio.clone(),
                 settings.delivery(&public_url),
                 storage.clone(),
-            ),
+            )?,
             storage,
             phi: actix::SyncArbiter::start(1, || PhiActor),
             twilio,

@@ -101,6 +101,7 @@ impl Realtime {
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         pool: DbPool,
+        database_url: &str,
         caches: Arc<Caches>,
         region: country::Id,
         config: RealtimeConfig,
@@ -108,7 +109,7 @@ impl Realtime {
         twilio: TwilioClient,
         delivery: DeliveryConfig,
         storage: Arc<Storage>,
-    ) -> Arc<Realtime> {
+    ) -> anyhow::Result<Arc<Realtime>> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let sandbox = SandboxTransport::new(config.sandbox_delay).start();
         let delivery = DeliveryActor::new(
@@ -127,8 +128,8 @@ impl Realtime {
             orgs: Mutex::new(HashMap::new()),
             arbiters: (0..cores).map(|_| Arbiter::new().handle()).collect(),
             deps: Arc::new(ActorDeps {
-                records: Batcher::start(pool.clone(), RecordMessages),
-                statuses: Batcher::start(pool.clone(), ApplyStatuses),
+                records: Batcher::start(database_url, RecordMessages)?,
+                statuses: Batcher::start(database_url, ApplyStatuses)?,
                 pool,
                 caches,
                 region,
@@ -138,7 +139,7 @@ impl Realtime {
             pacing,
         });
         OutboxSweeper::new(realtime.clone(), sweep_every).start();
-        realtime
+        Ok(realtime)
     }
 
     pub fn config(&self) -> &RealtimeConfig {

@@ -59,10 +59,17 @@ where
     /// time, and what arrives meanwhile forms the next: measured on the send path, a
     /// second runner made batches smaller and everything slower (more statements for
     /// the same rows).
-    pub fn start(pool: DbPool, work: W) -> Self {
+    ///
+    /// The runner has a database connection of its own, made on its own thread: a
+    /// connection from the shared pool may have been made on another thread, which
+    /// then has to wake for every answer and wake the runner in turn. Measured on the
+    /// send path (nine alternating runs against the shared pool), sends per second
+    /// rose by a median of 9%.
+    pub fn start(database_url: &str, work: W) -> anyhow::Result<Self> {
+        let pool = super::open_pool(database_url, 1)?;
         let (queue, receiver) = mpsc::unbounded_channel();
         actix::spawn(run(pool, receiver, work));
-        Batcher { queue }
+        Ok(Batcher { queue })
     }
 
     /// Queues a request and waits for its answer (for a write: until it is committed).

@@ -39,6 +39,13 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 pub async fn connect(database_url: &str, pool_size: usize) -> anyhow::Result<DbPool> {
     ensure_database_exists(database_url).await?;
     migrate(database_url).await?;
+    open_pool(database_url, pool_size)
+}
+
+/// Opens a pool on a database that is ready. Connections are made on first use, and each
+/// is driven (its socket read and written) by the thread that made it, wherever it is
+/// used later.
+pub fn open_pool(database_url: &str, pool_size: usize) -> anyhow::Result<DbPool> {
     // No `SELECT 1` on every checkout: that doubled the round trips of short requests.
     // A connection the server dropped is still noticed (it is marked broken and
     // replaced), and a query on one that died silently fails like any other.
