@@ -11,7 +11,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{
-    status_callback, Conversation, TestApp, WsClient, TWILIO_ACCOUNT, TWILIO_TOKEN,
+    assert_error, status_callback, Conversation, TestApp, WsClient, TWILIO_ACCOUNT, TWILIO_TOKEN,
 };
 
 const MESSAGES_PATH: &str = "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json";
@@ -597,6 +597,46 @@ async fn twilio_refusals_fail_at_once_with_a_readable_reason() {
         "the 'To' number is not a valid phone number"
     );
     assert_eq!(posts(&twilio).await.len(), 1, "a refusal is not retried");
+}
+
+#[actix_web::test]
+async fn a_send_twilio_refuses_as_opted_out_blocks_later_sends() {
+    let twilio = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "code": 21610,
+            "message": "Attempt to send to unsubscribed recipient",
+            "status": 400
+        })))
+        .mount(&twilio)
+        .await;
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+
+    let id = app.send_sms(&chat.org.token, &chat.contact_id, "Hi").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = tab
+        .statuses_until(&id, |data| data["status"] == "failed")
+        .await;
+    assert_eq!(seen.last().unwrap()["error_code"], "21610");
+
+    let (status, body) = app
+        .post(
+            "/api/messages/send",
+            &chat.org.token,
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Still there?"}),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    assert_eq!(
+        posts(&twilio).await.len(),
+        1,
+        "the refused send never reaches Twilio"
+    );
 }
 
 /// A message as a server that stopped left it: `status` (queued, or sending without a
