@@ -192,7 +192,8 @@ async fn run(options: Options) {
     assert!(response.status().is_success());
     let mut contacts = Vec::new();
     for index in 0..options.contacts {
-        let phone = format!("+1415555{:04}", 1000 + index);
+        // 415-555-1000 onwards: every one a valid US number, however many there are.
+        let phone = format!("+1415{}", 5_551_000 + index);
         let contact = server
             .post(
                 &http,
