@@ -190,25 +190,16 @@ impl Caches {
         .await
     }
 
-    /// What a send needs of the organisation's `contact`, else what `load` reads (none
-    /// when the organisation has no such contact, which is not kept).
+    /// What a send needs of the organisation's `contact`, else what `load` reads (an
+    /// error, such as an unknown contact, is not kept).
     pub async fn recipient(
         &self,
         org: OrganizationId,
         contact: ContactId,
-        load: impl AsyncFnOnce() -> Result<Option<Recipient>, AppError>,
-    ) -> Result<Option<Arc<Recipient>>, AppError> {
-        if let Some(recipient) = self.recipients.get(&(org, contact)) {
-            return Ok(Some(recipient));
-        }
-        let generation = self.generation.load(Ordering::Acquire);
-        let Some(recipient) = load().await?.map(Arc::new) else {
-            return Ok(None);
-        };
-        if generation == self.generation.load(Ordering::Acquire) {
-            self.recipients.insert((org, contact), recipient.clone());
-        }
-        Ok(Some(recipient))
+        load: impl AsyncFnOnce() -> Result<Arc<Recipient>, AppError>,
+    ) -> Result<Arc<Recipient>, AppError> {
+        self.get_or_load(&self.recipients, (org, contact), load)
+            .await
     }
 
     /// Call after changing the contact's phones or emails, deleting it, or recording a

@@ -60,10 +60,10 @@ impl AppState {
     ) -> Result<Arc<Recipient>, AppError> {
         self.caches
             .recipient(org, contact, async || {
-                self.recipients.submit((org, contact)).await
+                let found = self.recipients.submit((org, contact)).await?;
+                found.map(Arc::new).ok_or(AppError::NotFound("contact"))
             })
-            .await?
-            .ok_or(AppError::NotFound("contact"))
+            .await
     }
 }
 
