@@ -570,14 +570,16 @@ async fn a_send_twilio_never_takes_fails_after_the_last_attempt() {
     assert_eq!(posts(&twilio).await.len(), 3);
 }
 
-#[actix_web::test]
-async fn twilio_refusals_fail_at_once_with_a_readable_reason() {
+/// A clinic whose Twilio refuses every send with `code`, and the last status event of a
+/// send it refused.
+async fn refused_send(code: u32, reason: &str) -> (MockServer, TestApp, Conversation, Value) {
     let twilio = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(MESSAGES_PATH))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"code": code, "message": reason, "status": 400})),
+        )
         .mount(&twilio)
         .await;
     let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
@@ -591,9 +593,16 @@ async fn twilio_refusals_fail_at_once_with_a_readable_reason() {
     let seen = tab
         .statuses_until(&id, |data| data["status"] == "failed")
         .await;
-    assert_eq!(seen.last().unwrap()["error_code"], "21211");
+    let last = seen.last().unwrap().clone();
+    (twilio, app, chat, last)
+}
+
+#[actix_web::test]
+async fn twilio_refusals_fail_at_once_with_a_readable_reason() {
+    let (twilio, _app, _chat, failed) = refused_send(21211, "Invalid 'To' Phone Number").await;
+    assert_eq!(failed["error_code"], "21211");
     assert_eq!(
-        seen.last().unwrap()["error_message"],
+        failed["error_message"],
         "the 'To' number is not a valid phone number"
     );
     assert_eq!(posts(&twilio).await.len(), 1, "a refusal is not retried");
@@ -601,35 +610,12 @@ async fn twilio_refusals_fail_at_once_with_a_readable_reason() {
 
 #[actix_web::test]
 async fn a_send_twilio_refuses_as_opted_out_blocks_later_sends() {
-    let twilio = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(MESSAGES_PATH))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "code": 21610,
-            "message": "Attempt to send to unsubscribed recipient",
-            "status": 400
-        })))
-        .mount(&twilio)
-        .await;
-    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
-    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
-    tab.subscribe(&chat.contact_id).await;
-
-    let id = app.send_sms(&chat.org.token, &chat.contact_id, "Hi").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let seen = tab
-        .statuses_until(&id, |data| data["status"] == "failed")
-        .await;
-    assert_eq!(seen.last().unwrap()["error_code"], "21610");
+    let (twilio, app, chat, failed) =
+        refused_send(21610, "Attempt to send to unsubscribed recipient").await;
+    assert_eq!(failed["error_code"], "21610");
 
     let (status, body) = app
-        .post(
-            "/api/messages/send",
-            &chat.org.token,
-            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Still there?"}),
-        )
+        .try_send_sms(&chat.org.token, &chat.contact_id, "Still there?")
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
     assert_eq!(

@@ -156,11 +156,7 @@ async fn sends_follow_edits_to_the_contact() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = app
-        .post(
-            "/api/messages/send",
-            &chat.org.token,
-            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Reminder"}),
-        )
+        .try_send_sms(&chat.org.token, &chat.contact_id, "Reminder")
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }

@@ -170,11 +170,7 @@ async fn a_callback_saying_the_number_opted_out_blocks_later_sends() {
     assert_eq!(message["error_code"], "21610");
 
     let (status, body) = app
-        .post(
-            "/api/messages/send",
-            &chat.org.token,
-            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Still there?"}),
-        )
+        .try_send_sms(&chat.org.token, &chat.contact_id, "Still there?")
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
 }
@@ -342,6 +338,16 @@ async fn replies_go_out_from_the_number_the_contact_last_wrote_to() {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(reply("Got it").await["from_address"], to);
     }
+    // The contact last wrote to the second number: a number the operator picks wins.
+    let (status, chosen) = app
+        .post(
+            "/api/messages/send",
+            &chat.org.token,
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "explicit", "phone_number_id": chat.phone_number_id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{chosen}");
+    assert_eq!(chosen["from_address"], "+14155550100");
 }
 
 #[actix_web::test]
@@ -364,11 +370,7 @@ async fn stop_blocks_sends_until_start() {
     .await;
 
     let (status, body) = app
-        .post(
-            "/api/messages/send",
-            &chat.org.token,
-            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Still there?"}),
-        )
+        .try_send_sms(&chat.org.token, &chat.contact_id, "Still there?")
         .await;
     let error = assert_error(status, &body, StatusCode::CONFLICT, "conflict");
     assert!(
