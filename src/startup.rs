@@ -23,6 +23,7 @@ use crate::error::{self, AppError};
 use crate::routes;
 use crate::secrets::SecretKey;
 use crate::storage::Storage;
+use crate::telemetry::RequestSpan;
 use crate::twilio::client::TwilioClient;
 
 /// What every request handler can reach.
@@ -142,7 +143,7 @@ impl Application {
         let static_dir = settings.static_dir.clone();
         let mut server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(max_json_bytes))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))

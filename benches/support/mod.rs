@@ -58,7 +58,9 @@ impl Server {
             .env("DATABASE_URL", database_url.as_str())
             .env("SWITCHBOARD_ADDR", format!("127.0.0.1:{port}"))
             .env("SWITCHBOARD_DATA_DIR", &data_dir)
-            .env("RUST_LOG", "warn")
+            // The level a deployment runs at unless told otherwise: each request's span
+            // is made at `info`, and costs what it costs there.
+            .env("RUST_LOG", "info")
             .stdout(Stdio::null());
         for (key, value) in env {
             command.env(key, value);
