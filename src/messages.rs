@@ -10,6 +10,7 @@ use diesel::OptionalExtension;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use phonenumber::country;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::actors::contact::{AddMessage, DeleteMessage, EditMessage, MarkRead, RetryMessage};
 use crate::actors::delivery;
@@ -109,7 +110,22 @@ pub struct NewMessage {
 pub struct AddedMessage {
     pub message: Message,
     pub view: MessageView,
+    /// `view` as JSON, made once for both the `message.new` event and the API's answer:
+    /// a message's view is the largest thing a send serialises.
+    pub json: Box<RawValue>,
     pub created: bool,
+}
+
+impl AddedMessage {
+    pub fn new(message: Message, view: MessageView, created: bool) -> Result<Self, AppError> {
+        let json = serde_json::value::to_raw_value(&view).map_err(AppError::internal)?;
+        Ok(AddedMessage {
+            message,
+            view,
+            json,
+            created,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -562,17 +578,11 @@ async fn replayed(
     };
     let conn = &mut state.pool.get().await?;
     match db_messages::find_by_client_id(conn, org, client_id).await? {
-        Some(message) => Ok(Some(AddedMessage {
-            view: view(
-                conn,
-                &*state.caches.org(org).await?,
-                message.clone(),
-                state.default_region,
-            )
-            .await?,
-            message,
-            created: false,
-        })),
+        Some(message) => {
+            let config = state.caches.org(org).await?;
+            let view = view(conn, &config, message.clone(), state.default_region).await?;
+            AddedMessage::new(message, view, false).map(Some)
+        }
         None => Ok(None),
     }
 }

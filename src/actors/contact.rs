@@ -115,7 +115,7 @@ impl ContactActor {
 
     fn on_new_message(&mut self, added: &AddedMessage) {
         let message = &added.message;
-        self.broadcast(events::MESSAGE_NEW, &added.view);
+        self.broadcast(events::MESSAGE_NEW, &added.json);
         let contacted = !message.private;
         self.announce_to_org(&ContactUpdate {
             contact_id: self.contact,
@@ -203,11 +203,7 @@ impl Handler<AddMessage> for ContactActor {
                     deps.region,
                 )
                 .await?;
-                Ok(AddedMessage {
-                    message,
-                    view,
-                    created,
-                })
+                AddedMessage::new(message, view, created)
             }
             .into_actor(self)
             .map(|result, actor, _| {

@@ -1,3 +1,4 @@
+use actix_web::http::header::ContentType;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
@@ -6,7 +7,7 @@ use crate::auth::Caller;
 use crate::db::ids::{ContactId, MessageId};
 use crate::error::AppError;
 use crate::extract::{page_limit, ApiJson};
-use crate::messages::{self, EditRequest, NoteRequest, SendRequest};
+use crate::messages::{self, AddedMessage, EditRequest, NoteRequest, SendRequest};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,12 +27,7 @@ async fn send(
     body: ApiJson<SendRequest>,
 ) -> Result<HttpResponse, AppError> {
     let added = messages::send(&state, &caller, body.0).await?;
-    let mut response = if added.created {
-        HttpResponse::Created()
-    } else {
-        HttpResponse::Ok()
-    };
-    Ok(response.json(added.view))
+    Ok(added_response(added))
 }
 
 #[post("/messages/notes")]
@@ -41,12 +37,20 @@ async fn add_note(
     body: ApiJson<NoteRequest>,
 ) -> Result<HttpResponse, AppError> {
     let added = messages::add_note(&state, &caller, body.0).await?;
+    Ok(added_response(added))
+}
+
+/// `201` with a new message, `200` with the one first recorded under a repeated
+/// `client_id`; the body is the JSON the message's event carried.
+fn added_response(added: AddedMessage) -> HttpResponse {
     let mut response = if added.created {
         HttpResponse::Created()
     } else {
         HttpResponse::Ok()
     };
-    Ok(response.json(added.view))
+    response
+        .content_type(ContentType::json())
+        .body(String::from(Box::<str>::from(added.json)))
 }
 
 #[derive(Deserialize)]

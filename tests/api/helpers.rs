@@ -181,10 +181,19 @@ impl TestApp {
     pub async fn send(&self, request: RequestBuilder) -> (StatusCode, Value) {
         let response = request.send().await.expect("request sent");
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .map(|value| value.to_str().unwrap_or_default().to_string());
         let text = response.text().await.expect("body read");
         let body = if text.is_empty() {
             Value::Null
         } else {
+            assert_eq!(
+                content_type.as_deref(),
+                Some("application/json"),
+                "a JSON answer says so ({status}): {text}"
+            );
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
         };
         (status, body)

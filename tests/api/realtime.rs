@@ -57,6 +57,10 @@ async fn two_operators_see_a_sent_message_and_every_status_change_in_order() {
         assert_eq!(frames[0]["contact_id"], chat.contact_id.as_str());
         assert_eq!(frames[0]["data"]["id"], id);
         assert_eq!(frames[0]["data"]["body"], "Your appointment is confirmed");
+        assert_eq!(
+            frames[0]["data"], message,
+            "the event carries the message as the API answered with it"
+        );
         assert_eq!(frames[1]["data"]["status"], "sent");
         assert_eq!(frames[2]["data"]["status"], "delivered");
         assert!(frames[1]["data"]["external_id"]
