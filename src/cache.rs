@@ -26,6 +26,7 @@ use crate::db::phone_numbers::{self, PhoneNumber};
 use crate::db::{phi_policies, DbPool};
 use crate::error::AppError;
 use crate::phi::policy::Policy;
+use crate::secrets::SecretKey;
 
 /// How long an entry may be used before it is read again.
 pub const TTL: Duration = Duration::from_secs(10);
@@ -43,6 +44,10 @@ pub struct OrgConfig {
     /// The policy's extra patterns, compiled once.
     pub phi_patterns: Vec<(String, regex::Regex)>,
     pub settings: OrganizationSettings,
+    /// The Twilio auth token of `settings`, decrypted as the entry is read rather than
+    /// for every send; `None` if there is none, or it does not decrypt with this
+    /// server's key.
+    pub twilio_auth_token: Option<String>,
 }
 
 impl OrgConfig {
@@ -55,6 +60,14 @@ impl OrgConfig {
     }
 }
 
+/// An organisation using a Twilio account, as a webhook's signature is checked against.
+#[derive(Clone)]
+pub struct TwilioAccountUser {
+    pub settings: OrganizationSettings,
+    /// As in [`OrgConfig::twilio_auth_token`].
+    pub auth_token: Option<String>,
+}
+
 #[derive(Clone)]
 struct Session {
     caller: Caller,
@@ -63,18 +76,20 @@ struct Session {
 
 pub struct Caches {
     pool: DbPool,
+    secrets: SecretKey,
     sessions: Cache<Vec<u8>, Session>,
     orgs: Cache<OrganizationId, Arc<OrgConfig>>,
-    twilio_accounts: Cache<String, Arc<Vec<OrganizationSettings>>>,
+    twilio_accounts: Cache<String, Arc<Vec<TwilioAccountUser>>>,
     recipients: Cache<(OrganizationId, ContactId), Arc<Recipient>>,
     /// Bumped by every invalidation, so a load that raced with one is not kept.
     generation: AtomicU64,
 }
 
 impl Caches {
-    pub fn new(pool: DbPool) -> Caches {
+    pub fn new(pool: DbPool, secrets: SecretKey) -> Caches {
         Caches {
             pool,
+            secrets,
             sessions: Cache::builder()
                 .max_capacity(MAX_SESSIONS)
                 .time_to_live(TTL)
@@ -156,12 +171,14 @@ impl Caches {
             let mut conn = self.pool.get().await?;
             let phi_policy = Policy::from_stored(phi_policies::get(&mut conn, org).await?);
             let phi_patterns = phi_policy.compiled_patterns();
+            let settings = organization_settings::get(&mut conn, org).await?;
             Ok(Arc::new(OrgConfig {
                 phone_numbers: phone_numbers::list(&mut conn, org).await?,
                 email_addresses: email_addresses::list(&mut conn, org).await?,
                 phi_policy,
                 phi_patterns,
-                settings: organization_settings::get(&mut conn, org).await?,
+                twilio_auth_token: self.twilio_auth_token(&settings),
+                settings,
             }))
         })
         .await
@@ -176,18 +193,30 @@ impl Caches {
         self.twilio_accounts.invalidate_all();
     }
 
-    /// The settings of every organisation using this Twilio account (usually one).
+    /// Every organisation using this Twilio account (usually one).
     pub async fn twilio_account(
         &self,
         account_sid: &str,
-    ) -> Result<Arc<Vec<OrganizationSettings>>, AppError> {
+    ) -> Result<Arc<Vec<TwilioAccountUser>>, AppError> {
         self.get_or_load(&self.twilio_accounts, account_sid.to_string(), async || {
             let conn = &mut *self.pool.get().await?;
+            let users = organization_settings::with_twilio_account(conn, account_sid).await?;
             Ok(Arc::new(
-                organization_settings::with_twilio_account(conn, account_sid).await?,
+                users
+                    .into_iter()
+                    .map(|settings| TwilioAccountUser {
+                        auth_token: self.twilio_auth_token(&settings),
+                        settings,
+                    })
+                    .collect(),
             ))
         })
         .await
+    }
+
+    fn twilio_auth_token(&self, settings: &OrganizationSettings) -> Option<String> {
+        let stored = settings.twilio_auth_token_encrypted.as_deref()?;
+        self.secrets.decrypt(stored).ok()
     }
 
     /// What a send needs of the organisation's `contact`, else what `load` reads (an

@@ -112,7 +112,7 @@ impl Application {
             std::time::Duration::from_secs(settings.housekeeping_secs.max(1)),
         )
         .start();
-        let caches = Arc::new(Caches::new(pool.clone()));
+        let caches = Arc::new(Caches::new(pool.clone(), secrets.clone()));
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             caches: caches.clone(),

@@ -42,16 +42,12 @@ impl TwilioWebhook {
         let candidates = state.caches.twilio_account(&account_sid).await?;
         let signers: Vec<OrganizationSettings> = candidates
             .iter()
-            .filter(|settings| {
-                let token = settings
-                    .twilio_auth_token_encrypted
-                    .as_deref()
-                    .and_then(|stored| state.secrets.decrypt(stored).ok());
-                token.is_some_and(|token| {
-                    twilio::signature::is_valid(&token, url, &params, signature)
+            .filter(|user| {
+                user.auth_token.as_deref().is_some_and(|token| {
+                    twilio::signature::is_valid(token, url, &params, signature)
                 })
             })
-            .cloned()
+            .map(|user| user.settings.clone())
             .collect();
         if signers.is_empty() {
             return Err(forbidden());

@@ -252,17 +252,17 @@ impl Job {
                 "sms",
                 OrganizationSettings {
                     twilio_account_sid: Some(account_sid),
-                    twilio_auth_token_encrypted: Some(token),
+                    twilio_auth_token_encrypted: Some(_),
                     ..
                 },
             ) => Carrier::Twilio(
                 Credentials {
                     account_sid: account_sid.clone(),
-                    auth_token: self
-                        .carriers
-                        .secrets
-                        .decrypt(token)
-                        .map_err(AppError::internal)?,
+                    auth_token: config.twilio_auth_token.clone().ok_or_else(|| {
+                        AppError::internal(anyhow::anyhow!(
+                            "the stored Twilio auth token does not decrypt with this server's key"
+                        ))
+                    })?,
                 },
                 settings.twilio_messaging_service_sid.clone(),
             ),
