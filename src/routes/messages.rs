@@ -41,7 +41,8 @@ async fn add_note(
 }
 
 /// `201` with a new message, `200` with the one first recorded under a repeated
-/// `client_id`; the body is the JSON the message's event carried.
+/// `client_id`; the body is the message's view, serialised once (see
+/// [`AddedMessage::json`]).
 fn added_response(added: AddedMessage) -> HttpResponse {
     let mut response = if added.created {
         HttpResponse::Created()
