@@ -4,12 +4,12 @@
 use serde_json::json;
 
 use crate::actors::contact::{AddMessage, ApplyStatus};
+use crate::cache::TwilioAccountUser;
 use crate::contacts::{self, NewContact, NewPhone};
 use crate::db::audit_log::{self, AuditEntry};
 use crate::db::contact_methods::{self, MethodKind};
 use crate::db::ids::{AttachmentId, AuditLogId, ContactId, MessageId, OrganizationId};
 use crate::db::messages::{self as db_messages, MessageInsertForm, MessageStatus, StatusChange};
-use crate::db::organization_settings::OrganizationSettings;
 use crate::db::{phone_numbers, sms_opt_outs};
 use crate::error::AppError;
 use crate::messages::NewMessage;
@@ -18,10 +18,10 @@ use crate::twilio::client::Credentials;
 use crate::{twilio, validate};
 
 /// A POST from Twilio: its form parameters and the organisations whose auth token
-/// signed it (usually one).
+/// signed it (usually one), each with that token.
 pub struct TwilioWebhook {
     params: Vec<(String, String)>,
-    signers: Vec<OrganizationSettings>,
+    signers: Vec<TwilioAccountUser>,
 }
 
 impl TwilioWebhook {
@@ -40,14 +40,14 @@ impl TwilioWebhook {
             .ok_or_else(forbidden)?
             .to_string();
         let candidates = state.caches.twilio_account(&account_sid).await?;
-        let signers: Vec<OrganizationSettings> = candidates
+        let signers: Vec<TwilioAccountUser> = candidates
             .iter()
             .filter(|user| {
                 user.auth_token.as_deref().is_some_and(|token| {
                     twilio::signature::is_valid(token, url, &params, signature)
                 })
             })
-            .map(|user| user.settings.clone())
+            .cloned()
             .collect();
         if signers.is_empty() {
             return Err(forbidden());
@@ -130,13 +130,13 @@ pub async fn apply_status(
         };
         state
             .realtime
-            .to_contact(signer.organization_id, contact, report)
+            .to_contact(signer.settings.organization_id, contact, report)
             .await??;
         return Ok(());
     }
     let mut conn = state.pool.get().await?;
     for signer in &webhook.signers {
-        let org = signer.organization_id;
+        let org = signer.settings.organization_id;
         let found = match named.message_id {
             Some(id) => db_messages::find_for_callback(&mut conn, org, id, sid).await?,
             None => db_messages::find_by_external_id(&mut conn, org, sid).await?,
@@ -205,9 +205,9 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
     let mut owner = None;
     for signer in &webhook.signers {
         if let Some(number) =
-            phone_numbers::find_by_number(&mut conn, signer.organization_id, to).await?
+            phone_numbers::find_by_number(&mut conn, signer.settings.organization_id, to).await?
         {
-            owner = Some((signer.organization_id, Some(number)));
+            owner = Some((signer.settings.organization_id, Some(number)));
             break;
         }
     }
@@ -217,9 +217,10 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
             .signers
             .iter()
             .find(|signer| {
-                service.is_some() && signer.twilio_messaging_service_sid.as_deref() == service
+                let settings = &signer.settings;
+                service.is_some() && settings.twilio_messaging_service_sid.as_deref() == service
             })
-            .map(|signer| (signer.organization_id, None));
+            .map(|signer| (signer.settings.organization_id, None));
     }
     let Some((org, number)) = owner else {
         tracing::warn!(to, "inbound SMS to a number no organisation owns");
@@ -337,22 +338,22 @@ async fn fetch_media(
         .get("NumMedia")
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    let Some(settings) = webhook
+    let Some(signer) = webhook
         .signers
         .iter()
-        .find(|signer| signer.organization_id == org)
+        .find(|signer| signer.settings.organization_id == org)
     else {
         return Ok(Vec::new());
     };
-    let (Some(account_sid), Some(token)) = (
-        &settings.twilio_account_sid,
-        &settings.twilio_auth_token_encrypted,
-    ) else {
+    // The token that signed the webhook fetches its media.
+    let (Some(account_sid), Some(auth_token)) =
+        (&signer.settings.twilio_account_sid, &signer.auth_token)
+    else {
         return Ok(Vec::new());
     };
     let credentials = Credentials {
         account_sid: account_sid.clone(),
-        auth_token: state.secrets.decrypt(token).map_err(AppError::internal)?,
+        auth_token: auth_token.clone(),
     };
     let mut ids = Vec::new();
     for index in 0..count.min(crate::attachments::MMS_MAX_FILES) {

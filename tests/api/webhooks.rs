@@ -425,7 +425,7 @@ async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
     {
         Mock::given(method("GET"))
             .and(wiremock::matchers::path(media_path(n)))
-            .and(wiremock::matchers::header_exists("authorization"))
+            .and(wiremock::matchers::basic_auth(TWILIO_ACCOUNT, TWILIO_TOKEN))
             .respond_with(ResponseTemplate::new(200).set_body_raw(bytes, content_type))
             .mount(&twilio)
             .await;
