@@ -87,6 +87,12 @@ pub struct Settings {
     )]
     pub twilio_api_base: String,
 
+    /// Seconds a request to Twilio's API may take in all. A send that gets no answer in
+    /// time may have been sent, so it is reconciled with Twilio before any retry; one
+    /// that could not connect within half of it was not.
+    #[arg(long, env = "SWITCHBOARD_TWILIO_TIMEOUT_SECS", default_value_t = 15)]
+    pub twilio_timeout_secs: u64,
+
     /// Messages per second each sending number may send (Twilio long codes: 1).
     #[arg(
         long,

@@ -103,7 +103,7 @@ impl Application {
         )?);
         let twilio = TwilioClient::new(
             &settings.twilio_api_base,
-            std::time::Duration::from_secs(15),
+            std::time::Duration::from_secs(settings.twilio_timeout_secs.max(1)),
         )?;
         Housekeeper::new(
             pool.clone(),

@@ -3,7 +3,14 @@
 
 use std::time::Duration;
 
+use base64::Engine as _;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::Deserialize;
 
 /// An account's credentials (decrypted from the organisation's settings).
@@ -40,11 +47,40 @@ pub enum SendOutcome {
     Ambiguous { reason: String },
 }
 
+/// Twilio's REST API goes through hyper's pooled client itself: reqwest took twice the
+/// instructions per request (a redirect layer that parses every request's URL again, its
+/// own request and body types over hyper's), and create-message is the send path's one
+/// outside call. Media downloads still use reqwest, which follows their redirects.
+type ApiClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<HttpConnector>,
+    http_body_util::Full<Bytes>,
+>;
+
+/// Larger answers from the API are not Twilio's (its pages of 50 messages are far smaller).
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct TwilioClient {
-    http: reqwest::Client,
+    api: ApiClient,
+    media: reqwest::Client,
     /// Parsed once: every send used to parse (and IDNA-check) the whole URL again.
     base: url::Url,
+    timeout: Duration,
+}
+
+/// What came back from one API request.
+struct Answer {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: Bytes,
+}
+
+/// Why an API request got no answer.
+enum NoAnswer {
+    /// No connection was made: nothing was written.
+    NotConnected(String),
+    /// The request may have been written.
+    Lost(String),
 }
 
 #[derive(Deserialize)]
@@ -89,19 +125,37 @@ impl ListedMessage {
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
 impl TwilioClient {
-    /// `base` is `https://api.twilio.com` in production (overridable for tests).
-    /// A client of the API at `base` (`https://api.twilio.com`, or a stand-in).
+    /// A client of the API at `base` (`https://api.twilio.com`, or a stand-in). Each
+    /// request gets `timeout` in all; a connection not made in half of it counts as not
+    /// made (nothing was sent), so a retry is safe.
     pub fn new(base: &str, timeout: Duration) -> anyhow::Result<Self> {
         let base = url::Url::parse(base)
             .ok()
             .filter(|url| matches!(url.scheme(), "http" | "https") && !url.cannot_be_a_base())
             .ok_or_else(|| anyhow::anyhow!("the Twilio API base {base:?} is not an http(s) URL"))?;
-        let http = reqwest::Client::builder()
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(timeout / 2));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let api = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .build(https);
+        let media = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .build()
             .expect("the HTTP client builds with static settings");
-        Ok(TwilioClient { http, base })
+        Ok(TwilioClient {
+            api,
+            media,
+            base,
+            timeout,
+        })
     }
 
     /// Whether `url` is one Twilio serves media from (or the configured API base, for
@@ -127,7 +181,7 @@ impl TwilioClient {
         max_bytes: usize,
     ) -> anyhow::Result<bytes::Bytes> {
         let mut response = self
-            .http
+            .media
             .get(url)
             .basic_auth(&credentials.account_sid, Some(&credentials.auth_token))
             .send()
@@ -153,57 +207,105 @@ impl TwilioClient {
         url
     }
 
+    /// One request to the API with the account's credentials, and its whole answer.
+    async fn call(
+        &self,
+        credentials: &Credentials,
+        method: Method,
+        url: url::Url,
+        form: Option<String>,
+    ) -> Result<Answer, NoAnswer> {
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            credentials.account_sid, credentials.auth_token
+        ));
+        let mut authorization = HeaderValue::try_from(format!("Basic {basic}"))
+            .map_err(|_| NoAnswer::NotConnected("the account SID is not a header value".into()))?;
+        authorization.set_sensitive(true);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(url.as_str())
+            .header(AUTHORIZATION, authorization);
+        if form.is_some() {
+            request = request.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        let request = request
+            .body(Full::new(Bytes::from(form.unwrap_or_default())))
+            .map_err(|error| NoAnswer::NotConnected(format!("not a valid request: {error}")))?;
+        let exchange = async {
+            let response = self.api.request(request).await.map_err(|error| {
+                let reason = describe(&error);
+                if error.is_connect() {
+                    NoAnswer::NotConnected(format!("could not connect to Twilio: {reason}"))
+                } else {
+                    NoAnswer::Lost(format!("no answer from Twilio: {reason}"))
+                }
+            })?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|error| NoAnswer::Lost(format!("Twilio's answer was cut short: {error}")))?
+                .to_bytes();
+            let retry_after = parts
+                .headers
+                .get(RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            Ok(Answer {
+                status: parts.status,
+                retry_after,
+                body,
+            })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(NoAnswer::Lost(format!(
+                    "no answer from Twilio within {} s",
+                    self.timeout.as_secs_f32()
+                )))
+            })
+    }
+
     pub async fn send(&self, credentials: &Credentials, sms: &OutgoingSms<'_>) -> SendOutcome {
-        let mut form: Vec<(&str, &str)> = vec![
-            ("To", sms.to),
-            ("From", sms.from),
-            ("Body", sms.body),
-            ("StatusCallback", sms.status_callback),
-        ];
-        form.extend(
-            sms.messaging_service_sid
-                .map(|service| ("MessagingServiceSid", service)),
-        );
-        form.extend(sms.media_urls.iter().map(|url| ("MediaUrl", url.as_str())));
-        let response = self
-            .http
-            .post(self.messages_url(&credentials.account_sid))
-            .basic_auth(&credentials.account_sid, Some(&credentials.auth_token))
-            .form(&form)
-            .send()
-            .await;
-        let response = match response {
-            Ok(response) => response,
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("To", sms.to)
+            .append_pair("From", sms.from)
+            .append_pair("Body", sms.body)
+            .append_pair("StatusCallback", sms.status_callback);
+        if let Some(service) = sms.messaging_service_sid {
+            form.append_pair("MessagingServiceSid", service);
+        }
+        for url in sms.media_urls {
+            form.append_pair("MediaUrl", url);
+        }
+        let url = self.messages_url(&credentials.account_sid);
+        let answer = match self
+            .call(credentials, Method::POST, url, Some(form.finish()))
+            .await
+        {
+            Ok(answer) => answer,
             // Refused before anything was written: safe to send again.
-            Err(error) if error.is_connect() => {
+            Err(NoAnswer::NotConnected(reason)) => {
                 return SendOutcome::RetryLater {
                     after: None,
-                    reason: format!("could not connect to Twilio: {error}"),
+                    reason,
                 }
             }
-            Err(error) => {
-                return SendOutcome::Ambiguous {
-                    reason: format!("no answer from Twilio: {error}"),
-                }
-            }
+            Err(NoAnswer::Lost(reason)) => return SendOutcome::Ambiguous { reason },
         };
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("Retry-After")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text = response.text().await.unwrap_or_default();
+        let status = answer.status;
         if status.is_success() {
-            return match serde_json::from_str::<CreatedMessage>(&text) {
+            return match serde_json::from_slice::<CreatedMessage>(&answer.body) {
                 Ok(created) => SendOutcome::Accepted { sid: created.sid },
                 Err(_) => SendOutcome::Ambiguous {
                     reason: format!("Twilio answered {status} without a message SID"),
                 },
             };
         }
-        let error = serde_json::from_str::<TwilioError>(&text).ok();
+        let error = serde_json::from_slice::<TwilioError>(&answer.body).ok();
         let code = error
             .as_ref()
             .and_then(|error| error.code.as_ref())
@@ -212,9 +314,9 @@ impl TwilioClient {
         let message = error
             .and_then(|error| error.message)
             .unwrap_or_else(|| format!("Twilio answered {status}"));
-        if status.as_u16() == 429 || code == "20429" {
+        if status == StatusCode::TOO_MANY_REQUESTS || code == "20429" {
             SendOutcome::RetryLater {
-                after: retry_after,
+                after: answer.retry_after,
                 reason: message,
             }
         } else if status.is_server_error() {
@@ -232,23 +334,28 @@ impl TwilioClient {
         credentials: &Credentials,
         sms: &OutgoingSms<'_>,
         since: DateTime<Utc>,
-    ) -> Result<Vec<String>, reqwest::Error> {
+    ) -> anyhow::Result<Vec<String>> {
         let day = (since - CLOCK_SKEW).format("%Y-%m-%d").to_string();
-        let list: MessageList = self
-            .http
-            .get(self.messages_url(&credentials.account_sid))
-            .basic_auth(&credentials.account_sid, Some(&credentials.auth_token))
-            .query(&[
-                ("To", sms.to),
-                ("From", sms.from),
-                ("DateSent>", &day),
-                ("PageSize", "50"),
-            ])
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let mut url = self.messages_url(&credentials.account_sid);
+        url.query_pairs_mut().extend_pairs([
+            ("To", sms.to),
+            ("From", sms.from),
+            ("DateSent>", &day),
+            ("PageSize", "50"),
+        ]);
+        let answer = self
+            .call(credentials, Method::GET, url, None)
+            .await
+            .map_err(
+                |(NoAnswer::NotConnected(reason) | NoAnswer::Lost(reason))| anyhow::anyhow!(reason),
+            )?;
+        anyhow::ensure!(
+            answer.status.is_success(),
+            "Twilio answered {}",
+            answer.status
+        );
+        let list: MessageList = serde_json::from_slice(&answer.body)
+            .map_err(|error| anyhow::anyhow!("Twilio's message list did not parse: {error}"))?;
         Ok(list
             .messages
             .into_iter()
@@ -256,6 +363,19 @@ impl TwilioClient {
             .map(|message| message.sid)
             .collect())
     }
+}
+
+/// An error with its causes, outermost first: hyper's own message ("client error
+/// (Connect)") says little without them.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 #[cfg(test)]

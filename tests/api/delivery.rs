@@ -441,6 +441,52 @@ async fn an_ambiguous_failure_is_reconciled_instead_of_sent_twice() {
 }
 
 #[actix_web::test]
+async fn a_send_whose_answer_comes_too_late_is_reconciled_instead_of_sent_twice() {
+    let twilio = MockServer::start().await;
+    // Twilio takes the message, but answers after the server has stopped waiting.
+    let text = "Your prescription is ready for pickup";
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(
+            created("SM55555555555555555555555555555555")
+                .set_delay(std::time::Duration::from_secs(4)),
+        )
+        .mount(&twilio)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"messages": [
+                {"sid": "SM55555555555555555555555555555555", "body": text,
+                 "date_created": chrono::Utc::now().to_rfc2822()}
+            ]})),
+        )
+        .mount(&twilio)
+        .await;
+    let (app, chat) =
+        TestApp::clinic_with_twilio(&twilio, |settings| settings.twilio_timeout_secs = 1).await;
+    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
+    tab.subscribe(&chat.contact_id).await;
+    let message = app.send_sms(&chat.org.token, &chat.contact_id, text).await;
+    let seen = tab
+        .statuses_until(message["id"].as_str().unwrap(), |data| {
+            data["external_id"].is_string()
+        })
+        .await;
+    assert_eq!(
+        seen.last().unwrap()["external_id"],
+        "SM55555555555555555555555555555555",
+        "adopted from Twilio's list"
+    );
+    let asked = twilio.received_requests().await.unwrap();
+    assert!(
+        asked.iter().any(|request| request.method.as_str() == "GET"),
+        "the server stopped waiting and asked Twilio's list"
+    );
+    assert_eq!(posts(&twilio).await.len(), 1, "not sent again");
+}
+
+#[actix_web::test]
 async fn reconciling_never_adopts_an_earlier_message_with_the_same_text() {
     let twilio = MockServer::start().await;
     // The first reminder goes out as SM…a1; the second one's answer is lost (a 500), and

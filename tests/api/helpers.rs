@@ -69,6 +69,7 @@ pub fn settings(database_url: &str) -> Settings {
         // Nothing in the tests talks to the real Twilio; tests that send point this at
         // their own stand-in.
         twilio_api_base: "http://127.0.0.1:9".into(),
+        twilio_timeout_secs: 15,
         sends_per_second_per_number: 1000.0,
         delivery_attempts: 3,
         delivery_retry_base_ms: 10,
