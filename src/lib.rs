@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod timestamp;
 pub mod twilio;
 pub mod validate;
 pub mod webhooks;

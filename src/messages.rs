@@ -32,6 +32,7 @@ use crate::db::{contacts, DbConn, DbPool};
 use crate::error::AppError;
 use crate::phi::{vetting, Allowed};
 use crate::startup::AppState;
+use crate::timestamp;
 use crate::validate;
 
 /// Twilio accepts up to 1600 characters (it splits them into segments).
@@ -77,8 +78,11 @@ pub struct MessageView {
     pub private: bool,
     pub sender_user_id: Option<UserId>,
     pub attachments: Vec<AttachmentView>,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "timestamp::serialize_option")]
     pub edited_at: Option<DateTime<Utc>>,
 }
 

@@ -29,6 +29,7 @@ use crate::db::messages::{
 use crate::error::AppError;
 use crate::messages::{self, AddedMessage, MessageView, NewMessage, StatusView};
 use crate::protocol::{events, Frame};
+use crate::timestamp;
 
 pub struct ContactActor {
     org: OrganizationId,
@@ -158,7 +159,10 @@ const PREVIEW_CHARS: usize = 120;
 #[derive(Debug, Serialize)]
 struct ContactUpdate {
     contact_id: ContactId,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "timestamp::serialize_option"
+    )]
     last_contacted_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_message: Option<LastMessage>,
@@ -172,12 +176,14 @@ struct LastMessage {
     direction: String,
     channel: String,
     preview: String,
+    #[serde(serialize_with = "timestamp::serialize")]
     created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Serialize)]
 struct ReadMark {
     user_id: UserId,
+    #[serde(serialize_with = "timestamp::serialize")]
     read_at: DateTime<Utc>,
 }
 

@@ -14,6 +14,7 @@ use super::ids::{
 use super::schema::messages;
 use super::DbConn;
 use crate::error::AppError;
+use crate::timestamp;
 
 /// The carrier lifecycle. Statuses only move forward: see [`MessageStatus::replaces`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -397,6 +398,7 @@ pub struct StatusView {
     pub external_id: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    #[serde(serialize_with = "timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
