@@ -1,5 +1,7 @@
 //! Structured logs through `tracing`: filtered by `RUST_LOG`, pretty or JSON.
 
+use std::io::IsTerminal;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::HttpMessage;
@@ -16,7 +18,11 @@ pub fn init(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     // A second init (tests build several apps in one process) is harmless: keep the first.
     let _ = match format {
-        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        // Colours only for a terminal: a log file or journald would keep the escape codes,
+        // and styling each field name cost more than the rest of a request's span.
+        LogFormat::Pretty => registry
+            .with(tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal()))
+            .try_init(),
         LogFormat::Json => registry
             .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
             .try_init(),
@@ -36,7 +42,7 @@ impl RootSpanBuilder for RequestSpan {
         tracing::info_span!(
             "request",
             method = %request.method(),
-            path = request.path(),
+            path = %request.path(),
             request_id = request_id.map(tracing::field::display),
         )
     }
