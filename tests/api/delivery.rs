@@ -4,6 +4,7 @@
 use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use switchboard::config::Settings;
 use switchboard::db::ids::{ContactId, ContactMethodId, MessageId, OrganizationId, PhoneNumberId};
 use switchboard::db::messages::{self, MessageInsertForm};
 use switchboard::twilio::signature;
@@ -30,6 +31,19 @@ async fn posts(twilio: &MockServer) -> Vec<Request> {
         .collect()
 }
 
+/// Twilio's list of messages (what reconciling reads) holds one, created just now.
+async fn twilio_lists_one_sent_now(twilio: &MockServer, sid: &str, body: &str) {
+    Mock::given(method("GET"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"messages": [
+                {"sid": sid, "body": body, "date_created": chrono::Utc::now().to_rfc2822()}
+            ]})),
+        )
+        .mount(twilio)
+        .await;
+}
+
 /// The value of one field of a form-encoded request to the stand-in.
 fn form_field(request: &Request, name: &str) -> Option<String> {
     url::form_urlencoded::parse(&request.body)
@@ -40,7 +54,16 @@ fn form_field(request: &Request, name: &str) -> Option<String> {
 /// Sends an SMS from a clinic using `twilio` and waits until its carrier id is recorded;
 /// answers that id.
 async fn carrier_id_of_a_send(twilio: &MockServer, body: &str) -> String {
-    let (app, chat) = TestApp::clinic_with_twilio(twilio, |_| {}).await;
+    carrier_id_of_a_send_with(twilio, body, |_| {}).await
+}
+
+/// As [`carrier_id_of_a_send`], from a server with `change` made to its settings.
+async fn carrier_id_of_a_send_with(
+    twilio: &MockServer,
+    body: &str,
+    change: impl FnOnce(&mut Settings),
+) -> String {
+    let (app, chat) = TestApp::clinic_with_twilio(twilio, change).await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
     let message = app.send_sms(&chat.org.token, &chat.contact_id, body).await;
@@ -453,28 +476,9 @@ async fn a_send_whose_answer_comes_too_late_is_reconciled_instead_of_sent_twice(
         )
         .mount(&twilio)
         .await;
-    Mock::given(method("GET"))
-        .and(path(MESSAGES_PATH))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"messages": [
-                {"sid": "SM55555555555555555555555555555555", "body": text,
-                 "date_created": chrono::Utc::now().to_rfc2822()}
-            ]})),
-        )
-        .mount(&twilio)
-        .await;
-    let (app, chat) =
-        TestApp::clinic_with_twilio(&twilio, |settings| settings.twilio_timeout_secs = 1).await;
-    let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
-    tab.subscribe(&chat.contact_id).await;
-    let message = app.send_sms(&chat.org.token, &chat.contact_id, text).await;
-    let seen = tab
-        .statuses_until(message["id"].as_str().unwrap(), |data| {
-            data["external_id"].is_string()
-        })
-        .await;
+    twilio_lists_one_sent_now(&twilio, "SM55555555555555555555555555555555", text).await;
     assert_eq!(
-        seen.last().unwrap()["external_id"],
+        carrier_id_of_a_send_with(&twilio, text, |settings| settings.twilio_timeout_secs = 1).await,
         "SM55555555555555555555555555555555",
         "adopted from Twilio's list"
     );
@@ -505,16 +509,7 @@ async fn reconciling_never_adopts_an_earlier_message_with_the_same_text() {
             .mount(&twilio)
             .await;
     }
-    Mock::given(method("GET"))
-        .and(path(MESSAGES_PATH))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"messages": [
-                {"sid": "SMa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", "body": text,
-                 "date_created": chrono::Utc::now().to_rfc2822()}
-            ]})),
-        )
-        .mount(&twilio)
-        .await;
+    twilio_lists_one_sent_now(&twilio, "SMa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1", text).await;
     let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
