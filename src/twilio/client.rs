@@ -220,7 +220,7 @@ impl TwilioClient {
             credentials.account_sid, credentials.auth_token
         ));
         let mut authorization = HeaderValue::try_from(format!("Basic {basic}"))
-            .map_err(|_| NoAnswer::NotConnected("the account SID is not a header value".into()))?;
+            .expect("base64 is visible ASCII, a valid header value");
         authorization.set_sensitive(true);
         let mut request = Request::builder()
             .method(method)
@@ -234,8 +234,11 @@ impl TwilioClient {
             .map_err(|error| NoAnswer::NotConnected(format!("not a valid request: {error}")))?;
         let exchange = async {
             let response = self.api.request(request).await.map_err(|error| {
-                let reason = describe(&error);
-                if error.is_connect() {
+                let not_connected = error.is_connect();
+                // With its causes: hyper's own message ("client error (Connect)") says
+                // little without them.
+                let reason = format!("{:#}", anyhow::Error::new(error));
+                if not_connected {
                     NoAnswer::NotConnected(format!("could not connect to Twilio: {reason}"))
                 } else {
                     NoAnswer::Lost(format!("no answer from Twilio: {reason}"))
@@ -363,19 +366,6 @@ impl TwilioClient {
             .map(|message| message.sid)
             .collect())
     }
-}
-
-/// An error with its causes, outermost first: hyper's own message ("client error
-/// (Connect)") says little without them.
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
 
 #[cfg(test)]
