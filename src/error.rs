@@ -161,6 +161,13 @@ impl From<diesel::result::Error> for AppError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 AppError::Conflict(conflict_message(info.constraint_name()).into())
             }
+            // A message recorded while its contact was being deleted (see the migration
+            // `contacts_checked_per_statement`).
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, ref info)
+                if info.constraint_name() == Some("messages_contact_exists") =>
+            {
+                AppError::NotFound("contact")
+            }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 AppError::Unavailable(error.into())
             }

@@ -16,36 +16,47 @@ fn uuid(value: &Value) -> uuid::Uuid {
     value.as_str().expect("an id").parse().expect("a uuid")
 }
 
-/// Records an inbound SMS as the carrier webhook will (that route arrives with the
-/// delivery issue).
+/// An inbound SMS from the contact, as the carrier webhook records it.
+fn inbound_sms(org: &str, contact: &str, phone_number: &str, body: &str) -> MessageInsertForm {
+    MessageInsertForm {
+        id: MessageId::generate(),
+        organization_id: OrganizationId(org.parse().unwrap()),
+        contact_id: ContactId(contact.parse().unwrap()),
+        phone_number_id: Some(PhoneNumberId(phone_number.parse().unwrap())),
+        email_address_id: None,
+        contact_method_id: None,
+        channel: "sms",
+        direction: "inbound",
+        body: body.into(),
+        subject: None,
+        from_address: Some("+14155550111".into()),
+        to_address: None,
+        status: "received",
+        source: "webhook",
+        ai_origin: None,
+        external_id: None,
+        client_id: None,
+        private: false,
+        sender_user_id: None,
+    }
+}
+
+/// Records an inbound SMS as the carrier webhook does.
 async fn receive_sms(app: &TestApp, org: &str, contact: &str, phone_number: &str, body: &str) {
     let mut conn = app.pool.get().await.unwrap();
-    messages::insert(
-        &mut conn,
-        &MessageInsertForm {
-            id: MessageId::generate(),
-            organization_id: OrganizationId(org.parse().unwrap()),
-            contact_id: ContactId(contact.parse().unwrap()),
-            phone_number_id: Some(PhoneNumberId(phone_number.parse().unwrap())),
-            email_address_id: None,
-            contact_method_id: None,
-            channel: "sms",
-            direction: "inbound",
-            body: body.into(),
-            subject: None,
-            from_address: Some("+14155550111".into()),
-            to_address: None,
-            status: "received",
-            source: "webhook",
-            ai_origin: None,
-            external_id: None,
-            client_id: None,
-            private: false,
-            sender_user_id: None,
-        },
-    )
-    .await
-    .unwrap();
+    messages::insert(&mut conn, &inbound_sms(org, contact, phone_number, body))
+        .await
+        .unwrap();
+}
+
+/// How many messages of the contact's are stored, deleted or not.
+async fn stored_messages(app: &TestApp, contact: &str) -> i64 {
+    messages_table::table
+        .filter(messages_table::contact_id.eq(uuid::Uuid::parse_str(contact).unwrap()))
+        .count()
+        .get_result(&mut app.pool.get().await.unwrap())
+        .await
+        .unwrap()
 }
 
 async fn history(app: &TestApp, token: &str, contact: &str) -> Vec<Value> {
@@ -665,4 +676,103 @@ async fn a_sending_number_added_is_used_at_once() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = app.post("/api/messages/send", &org.token, request).await;
     assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+}
+
+#[actix_web::test]
+async fn messages_are_recorded_only_for_contacts_of_their_organisation() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let other = app.conversation().await;
+    let (org, number) = (&chat.org.id, &chat.phone_number_id);
+    let mut conn = app.pool.get().await.unwrap();
+
+    // One good message and one naming another organisation's contact: neither is kept.
+    let batch = [
+        inbound_sms(org, &chat.contact_id, number, "good"),
+        inbound_sms(org, &other.contact_id, number, "misrouted"),
+    ];
+    let refused = messages::insert_many(&mut conn, &batch).await;
+    assert!(
+        matches!(
+            refused,
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _
+            ))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(stored_messages(&app, &chat.contact_id).await, 0);
+    assert_eq!(stored_messages(&app, &other.contact_id).await, 0);
+
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let refused = messages::insert(&mut conn, &inbound_sms(org, &unknown, number, "lost")).await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    messages::insert_many(&mut conn, &batch[..1]).await.unwrap();
+    assert_eq!(stored_messages(&app, &chat.contact_id).await, 1);
+
+    // A stored message stays with its contact.
+    let moved = diesel::update(messages_table::table)
+        .set(messages_table::contact_id.eq(uuid::Uuid::parse_str(&other.contact_id).unwrap()))
+        .execute(&mut conn)
+        .await;
+    assert!(moved.is_err(), "{moved:?}");
+    assert_eq!(stored_messages(&app, &chat.contact_id).await, 1);
+}
+
+#[actix_web::test]
+async fn deleting_a_contact_deletes_its_messages_and_no_others() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let token = &chat.org.token;
+    let neighbour = app
+        .create_contact(
+            token,
+            json!({"name": "Ann", "phones": [{"phone_number": "+14155550122"}]}),
+        )
+        .await;
+    let neighbour = neighbour["id"].as_str().unwrap();
+    app.send_sms(token, &chat.contact_id, "Your appointment is at 3pm")
+        .await;
+    receive_sms(
+        &app,
+        &chat.org.id,
+        &chat.contact_id,
+        &chat.phone_number_id,
+        "Thanks",
+    )
+    .await;
+    app.send_sms(token, neighbour, "Hello Ann").await;
+    assert_eq!(stored_messages(&app, &chat.contact_id).await, 2);
+
+    let (status, _) = app
+        .delete(&format!("/api/contacts/{}", chat.contact_id), token)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    assert_eq!(stored_messages(&app, &chat.contact_id).await, 0);
+    assert_eq!(stored_messages(&app, neighbour).await, 1);
+    assert_eq!(history(&app, token, neighbour).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn a_send_to_a_contact_deleted_elsewhere_is_not_found_and_records_nothing() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let token = &chat.org.token;
+    // The first send leaves what it needs of the contact cached in this server.
+    app.send_sms(token, &chat.contact_id, "first").await;
+
+    // Another server deletes the contact: this one's cache does not hear of it.
+    let mut conn = app.pool.get().await.unwrap();
+    diesel::sql_query("DELETE FROM contacts WHERE id = $1")
+        .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::parse_str(&chat.contact_id).unwrap())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    let (status, body) = app.try_send_sms(token, &chat.contact_id, "second").await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(stored_messages(&app, &chat.contact_id).await, 0);
 }
