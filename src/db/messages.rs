@@ -95,7 +95,8 @@ pub struct Message {
 }
 
 /// A new message. The batch insert ([`insert_many`]) names these columns itself: a
-/// field added here must be added to `InsertMessages` too.
+/// field added here must be added to `InsertMessages` too (and `recorded` builds the
+/// stored message from it).
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = messages)]
 pub struct MessageInsertForm {
@@ -155,7 +156,59 @@ pub async fn insert_many(
     conn: &mut AsyncPgConnection,
     forms: &[MessageInsertForm],
 ) -> QueryResult<Vec<Message>> {
-    InsertMessages::new(forms).load(conn).await
+    let written: HashMap<MessageId, Written> = InsertMessages::new(forms)
+        .load::<Written>(conn)
+        .await?
+        .into_iter()
+        .map(|written| (written.id, written))
+        .collect();
+    Ok(forms
+        .iter()
+        .filter_map(|form| Some(form.recorded(written.get(&form.id)?)))
+        .collect())
+}
+
+/// What the database adds to a new message: its timestamps. The rest is the form's, so
+/// only these travel back (a whole row per message was most of the answer's bytes).
+#[derive(QueryableByName)]
+#[diesel(table_name = messages)]
+struct Written {
+    id: MessageId,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl MessageInsertForm {
+    /// The message as stored from this form.
+    fn recorded(&self, written: &Written) -> Message {
+        Message {
+            id: self.id,
+            organization_id: self.organization_id,
+            contact_id: self.contact_id,
+            phone_number_id: self.phone_number_id,
+            email_address_id: self.email_address_id,
+            contact_method_id: self.contact_method_id,
+            channel: self.channel.to_string(),
+            direction: self.direction.to_string(),
+            body: self.body.clone(),
+            subject: self.subject.clone(),
+            from_address: self.from_address.clone(),
+            to_address: self.to_address.clone(),
+            status: self.status.to_string(),
+            source: self.source.to_string(),
+            ai_origin: self.ai_origin.clone(),
+            external_id: self.external_id.clone(),
+            error_code: None,
+            error_message: None,
+            client_id: self.client_id.clone(),
+            private: self.private,
+            sender_user_id: self.sender_user_id,
+            created_at: written.created_at,
+            updated_at: written.updated_at,
+            edited_at: None,
+            deleted_at: None,
+        }
+    }
 }
 
 /// The statement behind [`insert_many`]: the rows travel as one array per column, so its
@@ -176,6 +229,9 @@ impl<'a> InsertMessages<'a> {
         channel, direction, body, status, source, \
         subject, from_address, to_address, ai_origin, external_id, client_id, \
         private";
+    /// What the statement needs of each new row: the contacts' sort key and `Written`.
+    const RETURNED: &'static str =
+        "id, organization_id, contact_id, private, created_at, updated_at";
 
     fn new(forms: &'a [MessageInsertForm]) -> Self {
         fn column<'a, T>(
@@ -248,12 +304,18 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertMessages<'_>
         out.push_sql(")), keyed AS (INSERT INTO messages (");
         out.push_sql(Self::COLUMNS);
         out.push_sql(
-            ") SELECT * FROM given WHERE client_id IS NOT NULL ON CONFLICT DO NOTHING RETURNING *), \
+            ") SELECT * FROM given WHERE client_id IS NOT NULL ON CONFLICT DO NOTHING RETURNING ",
+        );
+        out.push_sql(Self::RETURNED);
+        out.push_sql(
+            "), \
              unkeyed AS (INSERT INTO messages (",
         );
         out.push_sql(Self::COLUMNS);
+        out.push_sql(") SELECT * FROM given WHERE client_id IS NULL RETURNING ");
+        out.push_sql(Self::RETURNED);
         out.push_sql(
-            ") SELECT * FROM given WHERE client_id IS NULL RETURNING *), \
+            "), \
              new AS (SELECT * FROM keyed UNION ALL SELECT * FROM unkeyed), ",
         );
         // The contacts' sort key: see `insert_many`.
@@ -264,7 +326,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertMessages<'_>
                  WHERE c.organization_id = t.organization_id AND c.id = t.contact_id \
                    AND (c.last_contacted_at IS NULL \
                         OR c.last_contacted_at < t.at - interval '1 second')) \
-             SELECT * FROM new",
+             SELECT id, created_at, updated_at FROM new",
         );
         Ok(())
     }
