@@ -698,10 +698,10 @@ impl Batched for RecordMessages {
         conn: &mut DbConn,
         batch: Vec<NewMessage>,
     ) -> Vec<Result<(Message, bool), AppError>> {
-        let plain: Vec<MessageInsertForm> = batch
+        let plain: Vec<&MessageInsertForm> = batch
             .iter()
             .filter(|new| new.attachment_ids.is_empty())
-            .map(|new| new.form.clone())
+            .map(|new| &new.form)
             .collect();
         let mut inserted: HashMap<MessageId, Message> = HashMap::new();
         let mut batch_failed = false;
@@ -735,7 +735,7 @@ async fn record_one(conn: &mut DbConn, new: NewMessage) -> Result<(Message, bool
     let org = new.form.organization_id;
     let inserted = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let inserted = db_messages::insert_many(conn, std::slice::from_ref(&new.form)).await?;
+            let inserted = db_messages::insert_many(conn, &[&new.form]).await?;
             // Missing from the answer: its `client_id` was used before.
             let Some(message) = inserted.into_iter().next() else {
                 return Ok(None);

@@ -154,7 +154,7 @@ pub async fn insert(
 /// `messaging.contact.updated` events carry the exact time.
 pub async fn insert_many(
     conn: &mut AsyncPgConnection,
-    forms: &[MessageInsertForm],
+    forms: &[&MessageInsertForm],
 ) -> QueryResult<Vec<Message>> {
     let written: HashMap<MessageId, Written> = InsertMessages::new(forms)
         .load::<Written>(conn)
@@ -233,12 +233,12 @@ impl<'a> InsertMessages<'a> {
     const RETURNED: &'static str =
         "id, organization_id, contact_id, private, created_at, updated_at";
 
-    fn new(forms: &'a [MessageInsertForm]) -> Self {
+    fn new(forms: &[&'a MessageInsertForm]) -> Self {
         fn column<'a, T>(
-            forms: &'a [MessageInsertForm],
+            forms: &[&'a MessageInsertForm],
             field: impl Fn(&'a MessageInsertForm) -> T,
         ) -> Vec<T> {
-            forms.iter().map(field).collect()
+            forms.iter().map(|form| field(form)).collect()
         }
         InsertMessages {
             uuids: [

@@ -687,11 +687,9 @@ async fn messages_are_recorded_only_for_contacts_of_their_organisation() {
     let mut conn = app.pool.get().await.unwrap();
 
     // One good message and one naming another organisation's contact: neither is kept.
-    let batch = [
-        inbound_sms(org, &chat.contact_id, number, "good"),
-        inbound_sms(org, &other.contact_id, number, "misrouted"),
-    ];
-    let refused = messages::insert_many(&mut conn, &batch).await;
+    let good = inbound_sms(org, &chat.contact_id, number, "good");
+    let misrouted = inbound_sms(org, &other.contact_id, number, "misrouted");
+    let refused = messages::insert_many(&mut conn, &[&good, &misrouted]).await;
     assert!(
         matches!(
             refused,
@@ -709,7 +707,7 @@ async fn messages_are_recorded_only_for_contacts_of_their_organisation() {
     let refused = messages::insert(&mut conn, &inbound_sms(org, &unknown, number, "lost")).await;
     assert!(refused.is_err(), "{refused:?}");
 
-    messages::insert_many(&mut conn, &batch[..1]).await.unwrap();
+    messages::insert_many(&mut conn, &[&good]).await.unwrap();
     assert_eq!(stored_messages(&app, &chat.contact_id).await, 1);
 
     // A stored message stays with its contact.
