@@ -16,14 +16,16 @@
 ALTER TABLE messages DROP CONSTRAINT messages_organization_id_contact_id_fkey;
 
 CREATE FUNCTION messages_contacts_exist() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    missing boolean;
 BEGIN
-    IF (SELECT count(*) FROM (SELECT DISTINCT organization_id, contact_id FROM new_messages) named)
-       > (SELECT count(*) FROM (
-             SELECT 1 FROM contacts
-             JOIN (SELECT DISTINCT organization_id, contact_id FROM new_messages) named
-               ON contacts.organization_id = named.organization_id AND contacts.id = named.contact_id
-             FOR KEY SHARE OF contacts) found)
-    THEN
+    WITH named AS (SELECT DISTINCT organization_id, contact_id FROM new_messages),
+         found AS (SELECT 1 FROM contacts
+                   JOIN named ON contacts.organization_id = named.organization_id
+                             AND contacts.id = named.contact_id
+                   FOR KEY SHARE OF contacts)
+    SELECT (SELECT count(*) FROM named) > (SELECT count(*) FROM found) INTO missing;
+    IF missing THEN
         RAISE EXCEPTION 'a new message names a contact that does not exist'
             USING ERRCODE = 'foreign_key_violation', TABLE = 'messages',
                   CONSTRAINT = 'messages_contact_exists';
