@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use moka::sync::Cache;
+use foldhash::fast::RandomState;
 
 use crate::auth::Caller;
 use crate::db::contact_methods::Recipient;
@@ -74,6 +74,12 @@ struct Session {
     expires_at: Option<DateTime<Utc>>,
 }
 
+/// The caches hash with foldhash rather than the standard SipHash: a send looks up
+/// several of them, and SipHash was the larger part of each look-up. Entries are only
+/// made for keys the database vouched for, so a caller cannot fill a cache with
+/// colliding keys of its choosing.
+type Cache<K, V> = moka::sync::Cache<K, V, RandomState>;
+
 pub struct Caches {
     pool: DbPool,
     secrets: SecretKey,
@@ -90,22 +96,22 @@ impl Caches {
         Caches {
             pool,
             secrets,
-            sessions: Cache::builder()
+            sessions: moka::sync::Cache::builder()
                 .max_capacity(MAX_SESSIONS)
                 .time_to_live(TTL)
-                .build(),
-            orgs: Cache::builder()
+                .build_with_hasher(RandomState::default()),
+            orgs: moka::sync::Cache::builder()
                 .max_capacity(MAX_ORGS)
                 .time_to_live(TTL)
-                .build(),
-            twilio_accounts: Cache::builder()
+                .build_with_hasher(RandomState::default()),
+            twilio_accounts: moka::sync::Cache::builder()
                 .max_capacity(MAX_ORGS)
                 .time_to_live(TTL)
-                .build(),
-            recipients: Cache::builder()
+                .build_with_hasher(RandomState::default()),
+            recipients: moka::sync::Cache::builder()
                 .max_capacity(MAX_RECIPIENTS)
                 .time_to_live(TTL)
-                .build(),
+                .build_with_hasher(RandomState::default()),
             generation: AtomicU64::new(0),
         }
     }

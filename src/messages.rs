@@ -3,7 +3,7 @@
 //! contact's actor (see `actors::contact`), which calls back into `record` and friends
 //! so that every change of one contact is applied and broadcast in one order.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use chrono::{DateTime, Utc};
 use diesel::OptionalExtension;

@@ -3,7 +3,7 @@
 //! (which claims a message as it records it when its number's slot is free at once) and
 //! delivery (which waits for the next slot otherwise, and before each retry).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 

@@ -38,8 +38,12 @@ pub fn warm_up() {
 /// shown needs this, and parsing with `phonenumber` costs ~10 µs (a twentieth of a send's
 /// CPU), so answers are remembered.
 pub fn display_phone(e164: &str, region: country::Id) -> String {
-    static SHOWN: LazyLock<moka::sync::Cache<(String, country::Id), String>> =
-        LazyLock::new(|| moka::sync::Cache::new(100_000));
+    type Shown = moka::sync::Cache<(String, country::Id), String, foldhash::fast::RandomState>;
+    static SHOWN: LazyLock<Shown> = LazyLock::new(|| {
+        moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .build_with_hasher(foldhash::fast::RandomState::default())
+    });
     let key = (e164.to_string(), region);
     if let Some(shown) = SHOWN.get(&key) {
         return shown;

@@ -10,7 +10,7 @@
 //! Twilio already has is adopted rather than sent again. After the last attempt the
 //! message is `failed` with the reason.
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 use std::sync::Arc;
 use std::time::Duration;
 

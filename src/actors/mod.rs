@@ -27,7 +27,7 @@ pub mod sandbox;
 pub mod stream;
 pub mod ws_session;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

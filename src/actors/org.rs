@@ -2,7 +2,7 @@
 //! contact actors on demand, routes work to them, and stops them when idle.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

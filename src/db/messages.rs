@@ -1,6 +1,6 @@
 //! Messages: what was sent or received, on which channel, and where it stands.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
