@@ -3,11 +3,10 @@
 //! contact's actor (see `actors::contact`), which calls back into `record` and friends
 //! so that every change of one contact is applied and broadcast in one order.
 
-use foldhash::{HashMap, HashMapExt};
-
 use chrono::{DateTime, Utc};
 use diesel::OptionalExtension;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use foldhash::{HashMap, HashMapExt};
 use phonenumber::country;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;

@@ -3,9 +3,10 @@
 //! (which claims a message as it records it when its number's slot is free at once) and
 //! delivery (which waits for the next slot otherwise, and before each retry).
 
-use foldhash::{HashMap, HashMapExt};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use foldhash::{HashMap, HashMapExt};
 
 pub struct Pacing {
     interval: Duration,

@@ -10,12 +10,12 @@
 //! Twilio already has is adopted rather than sent again. After the last attempt the
 //! message is `failed` with the reason.
 
-use foldhash::{HashSet, HashSetExt};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use diesel::OptionalExtension;
+use foldhash::{HashSet, HashSetExt};
 use rand::Rng;
 use tokio::sync::Semaphore;
 

@@ -27,12 +27,12 @@ pub mod sandbox;
 pub mod stream;
 pub mod ws_session;
 
-use foldhash::{HashMap, HashMapExt};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::{Actor, Addr, Arbiter, ArbiterHandle, Handler, MailboxError, Message};
+use foldhash::{HashMap, HashMapExt};
 use phonenumber::country;
 
 use crate::cache::Caches;

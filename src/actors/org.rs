@@ -2,12 +2,12 @@
 //! contact actors on demand, routes work to them, and stops them when idle.
 
 use std::cell::{Cell, RefCell};
-use foldhash::{HashMap, HashMapExt};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use foldhash::{HashMap, HashMapExt};
 
 use super::contact::{ContactActor, Stop, Unsubscribe};
 use super::stream::OrgStream;

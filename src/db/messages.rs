@@ -1,10 +1,9 @@
 //! Messages: what was sent or received, on which channel, and where it stands.
 
-use foldhash::{HashMap, HashSet, HashSetExt};
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use foldhash::{HashMap, HashSet, HashSetExt};
 use serde::{Deserialize, Serialize};
 
 use super::batcher::Batched;
