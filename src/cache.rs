@@ -74,11 +74,27 @@ struct Session {
     expires_at: Option<DateTime<Utc>>,
 }
 
-/// The caches hash with foldhash rather than the standard SipHash: a send looks up
-/// several of them, and SipHash was the larger part of each look-up. Entries are only
-/// made for keys the database vouched for, so a caller cannot fill a cache with
-/// colliding keys of its choosing.
-type Cache<K, V> = moka::sync::Cache<K, V, RandomState>;
+/// The server's in-process caches hash with foldhash rather than the standard SipHash:
+/// a send looks up several of them, and SipHash was the larger part of each look-up.
+/// foldhash is not built to resist keys chosen to collide, so entries are only made for
+/// keys the database vouched for (an authenticated caller's session, organisation and
+/// contacts, an account some organisation uses, the numbers of stored messages and of
+/// signed webhooks): a caller cannot fill a cache with keys of its choosing.
+pub type Cache<K, V> = moka::sync::Cache<K, V, RandomState>;
+
+/// A cache of at most `capacity` entries, each used for at most `ttl`.
+pub fn bounded<K, V>(capacity: u64, ttl: Option<Duration>) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let builder = moka::sync::Cache::builder().max_capacity(capacity);
+    match ttl {
+        Some(ttl) => builder.time_to_live(ttl),
+        None => builder,
+    }
+    .build_with_hasher(RandomState::default())
+}
 
 pub struct Caches {
     pool: DbPool,
@@ -96,22 +112,10 @@ impl Caches {
         Caches {
             pool,
             secrets,
-            sessions: moka::sync::Cache::builder()
-                .max_capacity(MAX_SESSIONS)
-                .time_to_live(TTL)
-                .build_with_hasher(RandomState::default()),
-            orgs: moka::sync::Cache::builder()
-                .max_capacity(MAX_ORGS)
-                .time_to_live(TTL)
-                .build_with_hasher(RandomState::default()),
-            twilio_accounts: moka::sync::Cache::builder()
-                .max_capacity(MAX_ORGS)
-                .time_to_live(TTL)
-                .build_with_hasher(RandomState::default()),
-            recipients: moka::sync::Cache::builder()
-                .max_capacity(MAX_RECIPIENTS)
-                .time_to_live(TTL)
-                .build_with_hasher(RandomState::default()),
+            sessions: bounded(MAX_SESSIONS, Some(TTL)),
+            orgs: bounded(MAX_ORGS, Some(TTL)),
+            twilio_accounts: bounded(MAX_ORGS, Some(TTL)),
+            recipients: bounded(MAX_RECIPIENTS, Some(TTL)),
             generation: AtomicU64::new(0),
         }
     }
@@ -148,13 +152,15 @@ impl Caches {
         self.sessions.invalidate(token_hash);
     }
 
-    /// The cached value for `key`, else what `load` reads; that is kept unless an
-    /// invalidation ran while it was being read (it may predate the change).
+    /// The cached value for `key`, else what `load` reads; that is kept if `keep` says
+    /// so, unless an invalidation ran while it was being read (it may predate the
+    /// change).
     async fn get_or_load<K, V>(
         &self,
         cache: &Cache<K, V>,
         key: K,
         load: impl AsyncFnOnce() -> Result<V, AppError>,
+        keep: impl FnOnce(&V) -> bool,
     ) -> Result<V, AppError>
     where
         K: std::hash::Hash + Eq + Send + Sync + 'static,
@@ -165,7 +171,7 @@ impl Caches {
         }
         let generation = self.generation.load(Ordering::Acquire);
         let value = load().await?;
-        if generation == self.generation.load(Ordering::Acquire) {
+        if keep(&value) && generation == self.generation.load(Ordering::Acquire) {
             cache.insert(key, value.clone());
         }
         Ok(value)
@@ -173,20 +179,25 @@ impl Caches {
 
     /// The organisation's configuration.
     pub async fn org(&self, org: OrganizationId) -> Result<Arc<OrgConfig>, AppError> {
-        self.get_or_load(&self.orgs, org, async || {
-            let mut conn = self.pool.get().await?;
-            let phi_policy = Policy::from_stored(phi_policies::get(&mut conn, org).await?);
-            let phi_patterns = phi_policy.compiled_patterns();
-            let settings = organization_settings::get(&mut conn, org).await?;
-            Ok(Arc::new(OrgConfig {
-                phone_numbers: phone_numbers::list(&mut conn, org).await?,
-                email_addresses: email_addresses::list(&mut conn, org).await?,
-                phi_policy,
-                phi_patterns,
-                twilio_auth_token: self.twilio_auth_token(&settings),
-                settings,
-            }))
-        })
+        self.get_or_load(
+            &self.orgs,
+            org,
+            async || {
+                let mut conn = self.pool.get().await?;
+                let phi_policy = Policy::from_stored(phi_policies::get(&mut conn, org).await?);
+                let phi_patterns = phi_policy.compiled_patterns();
+                let settings = organization_settings::get(&mut conn, org).await?;
+                Ok(Arc::new(OrgConfig {
+                    phone_numbers: phone_numbers::list(&mut conn, org).await?,
+                    email_addresses: email_addresses::list(&mut conn, org).await?,
+                    phi_policy,
+                    phi_patterns,
+                    twilio_auth_token: self.twilio_auth_token(&settings),
+                    settings,
+                }))
+            },
+            |_| true,
+        )
         .await
     }
 
@@ -199,24 +210,31 @@ impl Caches {
         self.twilio_accounts.invalidate_all();
     }
 
-    /// Every organisation using this Twilio account (usually one).
+    /// Every organisation using this Twilio account (usually one). An account no
+    /// organisation uses is not kept: its id comes from a webhook whose signature has
+    /// not been checked yet, and anyone can send those.
     pub async fn twilio_account(
         &self,
         account_sid: &str,
     ) -> Result<Arc<Vec<TwilioAccountUser>>, AppError> {
-        self.get_or_load(&self.twilio_accounts, account_sid.to_string(), async || {
-            let conn = &mut *self.pool.get().await?;
-            let users = organization_settings::with_twilio_account(conn, account_sid).await?;
-            Ok(Arc::new(
-                users
-                    .into_iter()
-                    .map(|settings| TwilioAccountUser {
-                        auth_token: self.twilio_auth_token(&settings),
-                        settings,
-                    })
-                    .collect(),
-            ))
-        })
+        self.get_or_load(
+            &self.twilio_accounts,
+            account_sid.to_string(),
+            async || {
+                let conn = &mut *self.pool.get().await?;
+                let users = organization_settings::with_twilio_account(conn, account_sid).await?;
+                Ok(Arc::new(
+                    users
+                        .into_iter()
+                        .map(|settings| TwilioAccountUser {
+                            auth_token: self.twilio_auth_token(&settings),
+                            settings,
+                        })
+                        .collect(),
+                ))
+            },
+            |users| !users.is_empty(),
+        )
         .await
     }
 
@@ -233,7 +251,7 @@ impl Caches {
         contact: ContactId,
         load: impl AsyncFnOnce() -> Result<Arc<Recipient>, AppError>,
     ) -> Result<Arc<Recipient>, AppError> {
-        self.get_or_load(&self.recipients, (org, contact), load)
+        self.get_or_load(&self.recipients, (org, contact), load, |_| true)
             .await
     }
 

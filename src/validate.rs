@@ -6,6 +6,7 @@ use phonenumber::country;
 use phonenumber::Mode;
 use serde::{Deserialize, Deserializer};
 
+use crate::cache::{self, Cache};
 use crate::error::AppError;
 
 /// Longest free-text value (names, labels, external references) we store.
@@ -38,12 +39,8 @@ pub fn warm_up() {
 /// shown needs this, and parsing with `phonenumber` costs ~10 µs (a twentieth of a send's
 /// CPU), so answers are remembered.
 pub fn display_phone(e164: &str, region: country::Id) -> String {
-    type Shown = moka::sync::Cache<(String, country::Id), String, foldhash::fast::RandomState>;
-    static SHOWN: LazyLock<Shown> = LazyLock::new(|| {
-        moka::sync::Cache::builder()
-            .max_capacity(100_000)
-            .build_with_hasher(foldhash::fast::RandomState::default())
-    });
+    static SHOWN: LazyLock<Cache<(String, country::Id), String>> =
+        LazyLock::new(|| cache::bounded(100_000, None));
     let key = (e164.to_string(), region);
     if let Some(shown) = SHOWN.get(&key) {
         return shown;
