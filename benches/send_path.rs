@@ -178,14 +178,7 @@ async fn run(options: Options) {
         .build()
         .unwrap();
     let token = server.admin_token(&http, "send-bench@example.com").await;
-    server
-        .post(
-            &http,
-            "/api/phone-numbers",
-            Some(&token),
-            json!({"phone_number": "+14155550100"}),
-        )
-        .await;
+    let contacts = server.clinic(&http, &token, options.contacts).await;
     let settings = json!({"twilio_account_sid": ACCOUNT, "twilio_auth_token": TOKEN});
     let response = http
         .patch(format!("{base}/api/organization/settings"))
@@ -195,20 +188,6 @@ async fn run(options: Options) {
         .await
         .unwrap();
     assert!(response.status().is_success());
-    let mut contacts = Vec::new();
-    for index in 0..options.contacts {
-        // 415-555-1000 onwards: every one a valid US number, however many there are.
-        let phone = format!("+1415{}", 5_551_000 + index);
-        let contact = server
-            .post(
-                &http,
-                "/api/contacts",
-                Some(&token),
-                json!({"name": format!("Bench {index}"), "phones": [{"phone_number": phone}]}),
-            )
-            .await;
-        contacts.push(contact["id"].as_str().unwrap().to_string());
-    }
     let contacts = Arc::new(contacts);
 
     // Warm-up, drained, then the tables analysed as autovacuum would on a live system.
@@ -225,7 +204,7 @@ async fn run(options: Options) {
     wait_for_handover(&stand_in, options.warmup).await;
     analyze(&server.database_url).await;
 
-    let cpu_before = support::cpu_seconds(&server);
+    let cpu_before = support::cpu_seconds(&[&server]);
     let started = Instant::now();
     let mut latencies = send(options.sends).await;
     let accepted_in = started.elapsed();
@@ -254,7 +233,7 @@ async fn run(options: Options) {
         drained_in.as_secs_f64(),
         handed as f64 / drained_in.as_secs_f64()
     );
-    if let (Some(before), Some(after)) = (cpu_before, support::cpu_seconds(&server)) {
+    if let (Some(before), Some(after)) = (cpu_before, support::cpu_seconds(&[&server])) {
         println!("  per send, {}", before.per_item(after, options.sends));
     }
 
@@ -262,7 +241,7 @@ async fn run(options: Options) {
     // clients.
     let callbacks: Arc<Vec<(String, String)>> =
         Arc::new(stand_in.callbacks.lock().unwrap().clone());
-    let cpu_before = support::cpu_seconds(&server);
+    let cpu_before = support::cpu_seconds(&[&server]);
     let started = Instant::now();
     let mut lanes = Vec::new();
     for lane in 0..options.concurrency {
@@ -310,7 +289,7 @@ async fn run(options: Options) {
         elapsed.as_secs_f64(),
         callbacks.len() as f64 / elapsed.as_secs_f64()
     );
-    if let (Some(before), Some(after)) = (cpu_before, support::cpu_seconds(&server)) {
+    if let (Some(before), Some(after)) = (cpu_before, support::cpu_seconds(&[&server])) {
         println!(
             "  per callback, {}",
             before.per_item(after, callbacks.len())

@@ -6,7 +6,10 @@
 //! - deliveries per second under a burst (every event frame to every subscriber).
 //!
 //! Run: `cargo bench --bench ws_fanout -- [--subscribers 10000] [--messages 200] [--burst 100]
-//! [--sandbox-delay-ms 50]`. With a long sandbox delay the latency phase sees only
+//! [--sandbox-delay-ms 50] [--nodes 1|2|both]`. `--nodes 2` runs two nodes sharing the
+//! database and a Redis (`SWITCHBOARD_TEST_REDIS_URL`, else the local one), subscribers
+//! split between them and sends made on the first, so half the deliveries cross nodes;
+//! `both` measures one node and then two in the same run and prints them side by side. With a long sandbox delay the latency phase sees only
 //! `messaging.message.new` events; with the default each send also brings two status
 //! events to every subscriber while later messages are measured.
 //! Needs PostgreSQL (as `scripts/test.sh` sets up; `SWITCHBOARD_TEST_DATABASE_URL`
@@ -32,6 +35,28 @@ struct Options {
     /// The sandbox carrier's step delay: each send also brings `sent` and `delivered`
     /// events this long apart.
     sandbox_delay_ms: u64,
+    nodes: Nodes,
+}
+
+/// Which deployments to measure.
+#[derive(Clone, Copy, PartialEq)]
+enum Nodes {
+    One,
+    Two,
+    Both,
+}
+
+impl std::str::FromStr for Nodes {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Nodes, String> {
+        match value {
+            "1" => Ok(Nodes::One),
+            "2" => Ok(Nodes::Two),
+            "both" => Ok(Nodes::Both),
+            _ => Err(format!("--nodes takes 1, 2 or both, not {value}")),
+        }
+    }
 }
 
 fn options() -> Options {
@@ -40,6 +65,7 @@ fn options() -> Options {
         messages: support::arg("--messages", 200),
         burst: support::arg("--burst", 100),
         sandbox_delay_ms: support::arg("--sandbox-delay-ms", 50),
+        nodes: support::arg("--nodes", Nodes::One),
     }
 }
 
@@ -75,45 +101,73 @@ impl Tally {
     }
 }
 
+/// One deployment's figures.
+struct Figures {
+    p50: Duration,
+    p99: Duration,
+    deliveries_per_second: f64,
+}
+
 fn main() {
     let options = options();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(options));
+    runtime.block_on(async {
+        match options.nodes {
+            Nodes::One => drop(measure(&options, 1).await),
+            Nodes::Two => drop(measure(&options, 2).await),
+            Nodes::Both => {
+                let one = measure(&options, 1).await;
+                let two = measure(&options, 2).await;
+                let ms = |d: Duration| d.as_secs_f64() * 1e3;
+                println!("\n| | one node | two nodes | two ÷ one |");
+                println!("|---|---|---|---|");
+                println!(
+                    "| deliveries/s | {:.0} | {:.0} | {:.2} |",
+                    one.deliveries_per_second,
+                    two.deliveries_per_second,
+                    two.deliveries_per_second / one.deliveries_per_second
+                );
+                for (name, a, b) in [("p50", one.p50, two.p50), ("p99", one.p99, two.p99)] {
+                    println!(
+                        "| {name} to the last subscriber | {:.1} ms | {:.1} ms | {:+.1} ms |",
+                        ms(a),
+                        ms(b),
+                        ms(b) - ms(a)
+                    );
+                }
+            }
+        }
+    });
 }
 
-async fn run(options: Options) {
-    let server = Server::start(
-        "fanout_bench",
-        &[(
-            "SWITCHBOARD_SANDBOX_DELAY_MS",
-            options.sandbox_delay_ms.to_string(),
-        )],
-    )
-    .await;
-    let port: u16 = server.base.rsplit(':').next().unwrap().parse().unwrap();
+/// Runs the measurement against a deployment of `nodes` nodes (one, or two joined by
+/// Redis) and stops it.
+async fn measure(options: &Options, nodes: usize) -> Figures {
+    println!("== {nodes} node(s)");
+    let mut env = vec![(
+        "SWITCHBOARD_SANDBOX_DELAY_MS",
+        options.sandbox_delay_ms.to_string(),
+    )];
+    if nodes > 1 {
+        let redis = std::env::var("SWITCHBOARD_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        env.push(("REDIS_URL", redis));
+    }
+    let first = Server::start(&format!("fanout_bench_{nodes}"), &env).await;
+    let mut servers = vec![first];
+    while servers.len() < nodes {
+        let node = servers[0].join(&env).await;
+        servers.push(node);
+    }
+    let ports: Vec<u16> = servers.iter().map(Server::port).collect();
+    let all: Vec<&Server> = servers.iter().collect();
     let http = reqwest::Client::new();
-    let base = server.base.clone();
-    let token = server.admin_token(&http, "bench@example.com").await;
-    server
-        .post(
-            &http,
-            "/api/phone-numbers",
-            Some(&token),
-            json!({"phone_number": "+14155550100"}),
-        )
-        .await;
-    let contact = server
-        .post(
-            &http,
-            "/api/contacts",
-            Some(&token),
-            json!({"name": "Bench", "phones": [{"phone_number": "+14155550111"}]}),
-        )
-        .await;
-    let contact_id = contact["id"].as_str().unwrap().to_string();
+    let base = servers[0].base.clone();
+    let token = servers[0].admin_token(&http, "bench@example.com").await;
+    let contact_id = servers[0].clinic(&http, &token, 1).await.remove(0);
 
     let total_messages = options.messages + options.burst;
     let tally = Arc::new(Tally {
@@ -125,26 +179,26 @@ async fn run(options: Options) {
     });
 
     if let Ok(path) = std::env::var("SWITCHBOARD_BENCH_PID_FILE") {
-        std::fs::write(path, server.child.id().to_string()).unwrap();
+        std::fs::write(path, servers[0].child.id().to_string()).unwrap();
     }
-    let rss_before = rss_kib(server.child.id());
+    let rss = || -> u64 { servers.iter().map(|s| rss_kib(s.child.id())).sum() };
+    let rss_before = rss();
     let opened = Instant::now();
-    let subscribed = Arc::new(AtomicUsize::new(0));
     let mut openers = Vec::new();
     let per_task = options.subscribers.div_ceil(64);
     for task in 0..64 {
-        let (token, contact_id, tally, subscribed) = (
+        let (token, contact_id, tally, ports) = (
             token.clone(),
             contact_id.clone(),
             tally.clone(),
-            subscribed.clone(),
+            ports.clone(),
         );
         let range = task * per_task..((task + 1) * per_task).min(options.subscribers);
         openers.push(tokio::spawn(async move {
             for index in range {
                 let source = format!("127.0.0.{}", 1 + index % 8);
+                let port = ports[index % ports.len()];
                 subscribe(port, &source, &token, &contact_id, tally.clone()).await;
-                subscribed.fetch_add(1, Ordering::Relaxed);
             }
         }));
     }
@@ -154,7 +208,7 @@ async fn run(options: Options) {
     let open_time = opened.elapsed();
     // Let the server's allocator settle before reading its memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_after = rss_kib(server.child.id());
+    let rss_after = rss();
     let per_connection =
         (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / options.subscribers as f64;
     println!(
@@ -167,7 +221,7 @@ async fn run(options: Options) {
     );
 
     // Latency: one message at a time, from the API request to the last subscriber.
-    let cpu_before = support::cpu_seconds(&server);
+    let cpu_before = support::cpu_seconds(&all);
     let latency_started = Instant::now();
     let mut latencies = Vec::new();
     for index in 0..options.messages {
@@ -182,7 +236,7 @@ async fn run(options: Options) {
         latencies.push(Duration::from_nanos(last.saturating_sub(sent_at)));
     }
     let wall = latency_started.elapsed().as_secs_f64();
-    let cpu_after = support::cpu_seconds(&server);
+    let cpu_after = support::cpu_seconds(&all);
     latencies.sort();
     let percentile = |p: f64| {
         latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1]
@@ -208,7 +262,7 @@ async fn run(options: Options) {
     // subscriber has at least the burst's `new` events.
     wait_for(|| false, Duration::from_millis(500)).await;
     let frames_before = tally.frames.load(Ordering::Relaxed);
-    let cpu_before = support::cpu_seconds(&server);
+    let cpu_before = support::cpu_seconds(&all);
     let burst_started = Instant::now();
     let mut senders = Vec::new();
     for lane in 0..8 {
@@ -240,19 +294,20 @@ async fn run(options: Options) {
     .await;
     let elapsed = burst_started.elapsed();
     let delivered = tally.frames.load(Ordering::Relaxed) - frames_before;
+    let deliveries_per_second = delivered as f64 / elapsed.as_secs_f64();
     println!(
         "throughput: {} sends -> {} deliveries in {:.2} s: {:.0} deliveries/s{}",
         options.burst,
         delivered,
         elapsed.as_secs_f64(),
-        delivered as f64 / elapsed.as_secs_f64(),
+        deliveries_per_second,
         if complete {
             ""
         } else {
             " (incomplete: timed out)"
         }
     );
-    if let (Some(before), Some(after)) = (cpu_before, support::cpu_seconds(&server)) {
+    if let (Some(before), Some(after)) = (cpu_before, support::cpu_seconds(&all)) {
         println!(
             "  per delivery, {}",
             before.per_item(after, delivered as usize)
@@ -262,8 +317,16 @@ async fn run(options: Options) {
         "sockets closed by the server: {}",
         tally.closed.load(Ordering::Relaxed)
     );
-
-    server.stop().await;
+    let figures = Figures {
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+        deliveries_per_second,
+    };
+    // Joined nodes first: the first node drops the database.
+    while let Some(server) = servers.pop() {
+        server.stop().await;
+    }
+    figures
 }
 
 async fn subscribe(port: u16, source: &str, token: &str, contact_id: &str, tally: Arc<Tally>) {

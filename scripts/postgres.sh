@@ -39,3 +39,12 @@ ensure_postgres() {
         pg_as_superuser psql -qc "ALTER ROLE postgres PASSWORD 'postgres'" >/dev/null
     fi
 }
+
+# DATABASE_URL as given, else the local cluster's `switchboard` database (started, or
+# installed, first).
+use_local_database() {
+    if [ -z "${DATABASE_URL:-}" ]; then
+        ensure_postgres
+        export DATABASE_URL=postgres://postgres:postgres@127.0.0.1:5432/switchboard
+    fi
+}

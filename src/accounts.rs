@@ -8,18 +8,19 @@ use diesel::OptionalExtension;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Serialize;
 
-use crate::auth::{permissions, Role};
-use crate::db::ids::{ApiTokenId, OrganizationId, UserId};
+use crate::auth::{permissions, Caller, Role};
+use crate::db::audit_log::{self, AuditEntry};
+use crate::db::ids::{ApiTokenId, AuditLogId, OrganizationId, UserId};
 use crate::db::organizations::{Organization, OrganizationInsertForm};
 use crate::db::users::{User, UserInsertForm};
-use crate::db::{api_tokens, organization_settings, organizations, users, DbPool};
+use crate::db::{api_tokens, login_failures, organization_settings, organizations, users, DbPool};
 use crate::error::AppError;
 use crate::{secrets, validate};
 
 const MIN_PASSWORD_LEN: usize = 8;
 
 /// An operator as the API shows them (never the password hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: UserId,
     pub organization_id: OrganizationId,
@@ -98,15 +99,53 @@ pub async fn create_user(
     insert_user(&mut conn, org, &user).await
 }
 
+/// Where a login attempt comes from, for throttling and the audit log.
+pub struct LoginSource<'a> {
+    /// The peer's address (behind a proxy, the proxy's: see the README).
+    pub address: &'a str,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Failed logins allowed per account, and per source address, within
+/// `login_failures::WINDOW`;
+/// one more is refused with `429` until the oldest leaves the window. The address allows
+/// more: several operators of one office share it.
+const FAILURES_PER_ACCOUNT: i64 = 5;
+const FAILURES_PER_ADDRESS: i64 = 20;
+
 /// Checks email and password and opens a session. Unknown email and wrong password give
-/// the same answer after the same work, so neither reveals which operators exist.
+/// the same answer after the same work, so neither reveals which operators exist; both
+/// count towards the throttle alike. Logins, failures and lock-outs of known operators
+/// are audited in their organisation.
 pub async fn login(
     pool: &DbPool,
     email: &str,
     password: &str,
     ttl: Duration,
+    source: &LoginSource<'_>,
 ) -> Result<Session, AppError> {
-    let user = users::find_by_email(&mut *pool.get().await?, email.trim()).await?;
+    let email = email.trim().to_lowercase();
+    let window_start = Utc::now() - login_failures::WINDOW;
+    let (by_account, by_address) = login_failures::since(
+        &mut *pool.get().await?,
+        &email,
+        source.address,
+        window_start,
+    )
+    .await?;
+    for (recent, limit) in [
+        (by_account, FAILURES_PER_ACCOUNT),
+        (by_address, FAILURES_PER_ADDRESS),
+    ] {
+        if recent.count >= limit {
+            let free_at = recent.oldest.unwrap_or_else(Utc::now) + login_failures::WINDOW;
+            return Err(AppError::TooManyRequests {
+                message: "too many failed logins; try again later".into(),
+                retry_after: (free_at - Utc::now()).to_std().unwrap_or_default(),
+            });
+        }
+    }
+    let user = users::find_by_email(&mut *pool.get().await?, &email).await?;
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let password = password.to_owned();
     let verified = actix_web::web::block(move || {
@@ -114,28 +153,83 @@ pub async fn login(
     })
     .await
     .map_err(AppError::internal)?;
-    let user = user
-        .filter(|_| verified)
-        .ok_or(AppError::Unauthenticated("wrong email or password"))?;
+    let details = serde_json::json!({
+        "address": source.address,
+        "user_agent": source.user_agent,
+    });
+    let mut conn = pool.get().await?;
+    let (Some(user), true) = (&user, verified) else {
+        conn.transaction::<_, AppError, _>(async |conn| {
+            login_failures::record(conn, &email, source.address).await?;
+            if let Some(user) = &user {
+                audit_log::record(conn, &user_audit(user, "auth.login_failed", &details)).await?;
+                if by_account.count + 1 == FAILURES_PER_ACCOUNT {
+                    audit_log::record(conn, &user_audit(user, "auth.locked", &details)).await?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        return Err(AppError::Unauthenticated("wrong email or password"));
+    };
     let token = secrets::new_token();
     let expires_at = Utc::now() + ttl;
-    api_tokens::insert(
-        &mut *pool.get().await?,
-        &api_tokens::ApiTokenInsertForm {
-            id: ApiTokenId::generate(),
-            organization_id: user.organization_id,
-            user_id: user.id,
-            token_hash: &secrets::hash_token(&token),
-            kind: "session",
-            expires_at: Some(expires_at),
-        },
-    )
+    conn.transaction::<_, AppError, _>(async |conn| {
+        api_tokens::insert(
+            conn,
+            &api_tokens::ApiTokenInsertForm {
+                id: ApiTokenId::generate(),
+                organization_id: user.organization_id,
+                user_id: user.id,
+                token_hash: &secrets::hash_token(&token),
+                kind: "session",
+                expires_at: Some(expires_at),
+            },
+        )
+        .await?;
+        login_failures::forget_account(conn, &email).await?;
+        audit_log::record(conn, &user_audit(user, "auth.login", &details)).await?;
+        Ok(())
+    })
     .await?;
     Ok(Session {
         token,
         expires_at,
-        user,
+        user: user.clone(),
     })
+}
+
+/// Revokes the caller's session, audited.
+pub async fn logout(pool: &DbPool, caller: &Caller) -> Result<(), AppError> {
+    let mut conn = pool.get().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        api_tokens::revoke(conn, caller.organization_id, caller.token_id).await?;
+        let entry = AuditEntry {
+            id: AuditLogId::generate(),
+            organization_id: caller.organization_id,
+            user_id: Some(caller.user_id),
+            action: "auth.logout",
+            subject_type: "user",
+            subject_id: caller.user_id.0,
+            details: serde_json::json!({}),
+        };
+        audit_log::record(conn, &entry).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// An audit entry of something `user` did to their own account.
+fn user_audit<'a>(user: &User, action: &'a str, details: &serde_json::Value) -> AuditEntry<'a> {
+    AuditEntry {
+        id: AuditLogId::generate(),
+        organization_id: user.organization_id,
+        user_id: Some(user.id),
+        action,
+        subject_type: "user",
+        subject_id: user.id.0,
+        details: details.clone(),
+    }
 }
 
 /// A hash of a random password, verified against when the email is unknown.

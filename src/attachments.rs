@@ -10,14 +10,13 @@ use futures_util::StreamExt;
 
 use crate::auth::Caller;
 use crate::db::ids::{AttachmentId, OrganizationId};
-use crate::db::message_attachments::{self, Attachment, AttachmentInsertForm};
+use crate::db::message_attachments::{self, AttachmentInsertForm};
+use crate::db::message_fields::{Channel, RequestedChannel};
 use crate::error::AppError;
-use crate::messages::AttachmentView;
-use crate::startup::AppState;
+use crate::messages::views::{attachment_view, AttachmentView};
+use crate::state::AppState;
+use crate::twilio::{MMS_MAX_BYTES, MMS_MAX_FILES};
 
-/// Twilio's MMS limits: ten media, 5 MB in all.
-pub const MMS_MAX_FILES: usize = 10;
-pub const MMS_MAX_BYTES: usize = 5 * 1024 * 1024;
 /// Email: as many files as an MMS allows, ten times over.
 const EMAIL_MAX_FILES: usize = 100;
 /// Bytes enough to recognise any allowed type.
@@ -85,31 +84,23 @@ fn clean_file_name(raw: &str) -> String {
     }
 }
 
-pub fn view(attachment: &Attachment) -> AttachmentView {
-    AttachmentView {
-        id: attachment.id,
-        content_type: attachment.content_type.clone(),
-        file_name: attachment.file_name.clone(),
-        file_size: attachment.file_size,
-        url: format!("/api/attachments/{}", attachment.id),
-    }
-}
-
 /// Stores every file of a multipart upload for `channel` (`sms` or `email`, whose
 /// limits differ) and records them as pending attachments.
 pub async fn upload(
     state: &AppState,
     caller: &Caller,
-    channel: &str,
+    channel: &RequestedChannel,
     mut multipart: Multipart,
 ) -> Result<Vec<AttachmentView>, AppError> {
     let (max_files, max_bytes) = match channel {
-        "sms" => (MMS_MAX_FILES, MMS_MAX_BYTES),
-        "email" => (EMAIL_MAX_FILES, state.max_email_attachment_bytes),
+        RequestedChannel::Known(Channel::Sms) => (MMS_MAX_FILES, MMS_MAX_BYTES),
+        RequestedChannel::Known(Channel::Email) => {
+            (EMAIL_MAX_FILES, state.max_email_attachment_bytes)
+        }
         other => {
             return Err(AppError::BadRequest {
                 code: "unsupported_channel",
-                message: format!("uploads are for sms or email, not {other:?}"),
+                message: format!("uploads are for sms or email, not {:?}", other.name()),
                 field: Some("channel".into()),
             })
         }
@@ -140,7 +131,7 @@ pub async fn upload(
         Err(error) => Err(error),
     };
     match recorded {
-        Ok(rows) => Ok(rows.iter().map(view).collect()),
+        Ok(rows) => Ok(rows.iter().map(attachment_view).collect()),
         Err(error) => {
             for form in &stored {
                 if let Err(cleanup) = state.storage.delete(&form.storage_key).await {

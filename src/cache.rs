@@ -6,9 +6,10 @@
 //! round trips to PostgreSQL.
 //!
 //! Changes made through this server are seen at once (the routes that make them
-//! invalidate the entry). Changes made by another server of the same deployment are seen
-//! within [`TTL`]: a revoked token or a tightened PHI policy may be honoured by the
-//! other servers for up to that long.
+//! invalidate the entry). With a shared broker (`REDIS_URL`) every invalidation is also
+//! published to the other servers, which drop their entry as it arrives; [`TTL`] stays
+//! the backstop for one that is lost (Redis unreachable), and without a broker it is how
+//! long another server may keep honouring a revoked token or an older PHI policy.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use foldhash::fast::RandomState;
 
-use crate::auth::Caller;
+use crate::auth::caller::Caller;
+use crate::broker::RedisBroker;
 use crate::db::contact_methods::Recipient;
 use crate::db::email_addresses::{self, EmailAddress};
 use crate::db::ids::{ContactId, OrganizationId, PhoneNumberId};
@@ -105,10 +107,47 @@ pub struct Caches {
     recipients: Cache<(OrganizationId, ContactId), Arc<Recipient>>,
     /// Bumped by every invalidation, so a load that raced with one is not kept.
     generation: AtomicU64,
+    /// Where invalidations are published for the other servers.
+    broker: Option<Arc<RedisBroker>>,
+}
+
+/// An entry (or entries) every server must drop, as published between servers.
+#[derive(Debug, PartialEq, Eq)]
+enum Invalidation {
+    Session(Vec<u8>),
+    Org(OrganizationId),
+    Recipient(OrganizationId, ContactId),
+    Recipients,
+}
+
+impl Invalidation {
+    fn encode(&self) -> String {
+        match self {
+            Invalidation::Session(hash) => format!("session {}", hex::encode(hash)),
+            Invalidation::Org(org) => format!("org {org}"),
+            Invalidation::Recipient(org, contact) => format!("recipient {org} {contact}"),
+            Invalidation::Recipients => "recipients".into(),
+        }
+    }
+
+    fn decode(message: &str) -> Option<Invalidation> {
+        let mut words = message.split(' ');
+        let invalidation = match (words.next()?, words.next(), words.next()) {
+            ("session", Some(hash), None) => Invalidation::Session(hex::decode(hash).ok()?),
+            ("org", Some(org), None) => Invalidation::Org(OrganizationId(org.parse().ok()?)),
+            ("recipient", Some(org), Some(contact)) => Invalidation::Recipient(
+                OrganizationId(org.parse().ok()?),
+                ContactId(contact.parse().ok()?),
+            ),
+            ("recipients", None, None) => Invalidation::Recipients,
+            _ => return None,
+        };
+        words.next().is_none().then_some(invalidation)
+    }
 }
 
 impl Caches {
-    pub fn new(pool: DbPool, secrets: SecretKey) -> Caches {
+    pub fn new(pool: DbPool, secrets: SecretKey, broker: Option<Arc<RedisBroker>>) -> Caches {
         Caches {
             pool,
             secrets,
@@ -117,6 +156,38 @@ impl Caches {
             twilio_accounts: bounded(MAX_ORGS, Some(TTL)),
             recipients: bounded(MAX_RECIPIENTS, Some(TTL)),
             generation: AtomicU64::new(0),
+            broker,
+        }
+    }
+
+    /// Drops the entry here and has every other server drop it.
+    fn invalidate(&self, invalidation: Invalidation) {
+        if let Some(broker) = &self.broker {
+            broker.invalidate(invalidation.encode());
+        }
+        self.apply(invalidation);
+    }
+
+    /// Another server changed something (see `broker::RedisBroker::invalidate`).
+    pub fn apply_remote(&self, message: &str) {
+        match Invalidation::decode(message) {
+            Some(invalidation) => self.apply(invalidation),
+            None => tracing::warn!(message, "an unreadable cache invalidation"),
+        }
+    }
+
+    fn apply(&self, invalidation: Invalidation) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        match invalidation {
+            Invalidation::Session(token_hash) => self.sessions.invalidate(&token_hash),
+            Invalidation::Org(org) => {
+                self.orgs.invalidate(&org);
+                // The account an organisation uses may have changed: every lookup by
+                // account must see it.
+                self.twilio_accounts.invalidate_all();
+            }
+            Invalidation::Recipient(org, contact) => self.recipients.invalidate(&(org, contact)),
+            Invalidation::Recipients => self.recipients.invalidate_all(),
         }
     }
 
@@ -148,8 +219,7 @@ impl Caches {
 
     /// Forgets a revoked token.
     pub fn forget_session(&self, token_hash: &[u8]) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.sessions.invalidate(token_hash);
+        self.invalidate(Invalidation::Session(token_hash.to_vec()));
     }
 
     /// The cached value for `key`, else what `load` reads; that is kept if `keep` says
@@ -203,11 +273,7 @@ impl Caches {
 
     /// Call after changing the organisation's numbers, addresses, policy or settings.
     pub fn forget_org(&self, org: OrganizationId) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.orgs.invalidate(&org);
-        // The account an organisation uses may have changed: every lookup by account
-        // must see it.
-        self.twilio_accounts.invalidate_all();
+        self.invalidate(Invalidation::Org(org));
     }
 
     /// Every organisation using this Twilio account (usually one). An account no
@@ -258,15 +324,36 @@ impl Caches {
     /// Call after changing the contact's phones or emails, deleting it, or recording a
     /// message from it (the number it last wrote to).
     pub fn forget_recipient(&self, org: OrganizationId, contact: ContactId) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.recipients.invalidate(&(org, contact));
+        self.invalidate(Invalidation::Recipient(org, contact));
     }
 
     /// Call after recording or removing an opt-out. It is kept by number, and any
     /// contact may have that number; opt-outs are rare enough that forgetting every
     /// recipient costs less than finding the ones concerned.
     pub fn forget_recipients(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        self.recipients.invalidate_all();
+        self.invalidate(Invalidation::Recipients);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalidations_read_back_as_written() {
+        let org = OrganizationId::generate();
+        for invalidation in [
+            Invalidation::Session(vec![0, 1, 254, 255]),
+            Invalidation::Org(org),
+            Invalidation::Recipient(org, ContactId::generate()),
+            Invalidation::Recipients,
+        ] {
+            assert_eq!(
+                Invalidation::decode(&invalidation.encode()),
+                Some(invalidation)
+            );
+        }
+        assert_eq!(Invalidation::decode("org not-a-uuid"), None);
+        assert_eq!(Invalidation::decode("recipients extra"), None);
     }
 }

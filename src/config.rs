@@ -59,6 +59,11 @@ pub struct Settings {
     #[arg(long, env = "SWITCHBOARD_MAX_JSON_BYTES", default_value_t = 256 * 1024)]
     pub max_json_bytes: usize,
 
+    /// Bearer token that `GET /metrics` (Prometheus) asks for; when unset, `/metrics`
+    /// is off, so a public listener never shows it to anyone.
+    #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Directory of the dashboards' static files.
     #[arg(long, env = "SWITCHBOARD_STATIC_DIR", default_value = "static")]
     pub static_dir: PathBuf,
@@ -78,6 +83,11 @@ pub struct Settings {
     /// The sandbox carrier's delay between status steps, in milliseconds.
     #[arg(long, env = "SWITCHBOARD_SANDBOX_DELAY_MS", default_value_t = 800)]
     pub sandbox_delay_ms: u64,
+
+    /// Whether the sandbox carrier answers each text as the contact would, a few steps
+    /// after delivering it (`serve --demo` turns it on).
+    #[arg(long, env = "SWITCHBOARD_SANDBOX_REPLIES", default_value_t = false)]
+    pub sandbox_replies: bool,
 
     /// Twilio's API (overridable for tests and mock servers).
     #[arg(
@@ -116,6 +126,16 @@ pub struct Settings {
     /// Seconds between sweeps of the outbox for messages left queued (after a restart).
     #[arg(long, env = "SWITCHBOARD_OUTBOX_SWEEP_SECS", default_value_t = 30)]
     pub outbox_sweep_secs: u64,
+
+    /// Seconds an SMS may wait in `sending` or `sent` (with Twilio's id) for its final
+    /// status before Twilio is asked where it stands: callbacks that came while the
+    /// server or the database was down are lost.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_STATUS_CHECK_AFTER_SECS",
+        default_value_t = 900
+    )]
+    pub status_check_after_secs: u64,
 
     /// S3-compatible bucket for attachments; unset keeps them on the local disk (under
     /// the data dir). Credentials also come from the usual AWS_* variables.
@@ -159,9 +179,42 @@ pub struct Settings {
     #[arg(long, env = "SWITCHBOARD_HOUSEKEEPING_SECS", default_value_t = 3600)]
     pub housekeeping_secs: u64,
 
+    /// Where reply suggestions come from: `canned` ranks the organisation's canned
+    /// responses against the message.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SUGGESTIONS",
+        value_enum,
+        default_value = "canned"
+    )]
+    pub suggestions: crate::suggestions::SuggestionSource,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SWITCHBOARD_WORKERS")]
     pub workers: Option<usize>,
+
+    /// Redis shared by the nodes of a deployment (`redis://host:6379`): live events and
+    /// their short history go through it, so every node's clients see every event.
+    /// Unset: this server works on its own, with no Redis.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Milliseconds between checks of each organisation's position against Redis's,
+    /// which repair events that PUB/SUB dropped (it drops silently when a connection
+    /// breaks).
+    #[arg(long, env = "SWITCHBOARD_POSITION_CHECK_MS", default_value_t = 5000)]
+    pub position_check_ms: u64,
+
+    /// Milliseconds any call to Redis may take before the node treats Redis as
+    /// unreachable (and delivers its own events alone until it answers again).
+    #[arg(long, env = "SWITCHBOARD_REDIS_TIMEOUT_MS", default_value_t = 1000)]
+    pub redis_timeout_ms: u64,
+
+    /// Connections the kernel queues before the server accepts them. After a deploy or a
+    /// network blip every browser reconnects at once; a short queue overflows and each
+    /// overflowed client waits a SYN retry (a second or more).
+    #[arg(long, env = "SWITCHBOARD_LISTEN_BACKLOG", default_value_t = 4096)]
+    pub listen_backlog: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -176,37 +229,6 @@ impl Settings {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => format!("http://{bound_addr}"),
-        }
-    }
-
-    pub fn realtime(&self) -> crate::actors::RealtimeConfig {
-        use std::time::Duration;
-        let heartbeat = Duration::from_secs(self.ws_heartbeat_secs.max(1));
-        crate::actors::RealtimeConfig {
-            contact_idle: Duration::from_secs(60),
-            resume_window: Duration::from_secs(self.ws_resume_window_secs),
-            resume_events: 10_000,
-            outbox_frames: self.ws_outbox_frames.max(1),
-            heartbeat,
-            client_timeout: heartbeat * 3,
-            sandbox_delay: Duration::from_millis(self.sandbox_delay_ms),
-            outbox_sweep: Duration::from_secs(self.outbox_sweep_secs.max(1)),
-        }
-    }
-
-    pub fn delivery(&self, public_url: &str) -> crate::actors::delivery::DeliveryConfig {
-        use std::time::Duration;
-        let per_second = if self.sends_per_second_per_number > 0.0 {
-            self.sends_per_second_per_number
-        } else {
-            1.0
-        };
-        crate::actors::delivery::DeliveryConfig {
-            max_attempts: self.delivery_attempts.max(1),
-            retry_base: Duration::from_millis(self.delivery_retry_base_ms),
-            concurrency: 32,
-            per_number_interval: Duration::from_secs_f64(1.0 / per_second),
-            status_callback: format!("{public_url}/webhooks/twilio/status"),
         }
     }
 

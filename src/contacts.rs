@@ -8,9 +8,15 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use phonenumber::country;
 use serde::{Deserialize, Serialize};
 
+use crate::cursor;
 use crate::db::contact_methods::{
     self, ContactMethod, ContactMethodInsertForm, ContactMethodUpdateForm, MethodKind,
 };
+use serde_json::json;
+
+use crate::audit;
+use crate::auth::Caller;
+use crate::db::audit_log;
 use crate::db::contact_reads;
 use crate::db::contacts::{self, Contact, ContactCursor, ContactInsertForm, ContactUpdateForm};
 use crate::db::ids::{ContactId, ContactMethodId, OrganizationId, UserId};
@@ -18,7 +24,7 @@ use crate::db::sms_opt_outs::{self, OptOut};
 use crate::error::AppError;
 use crate::validate;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactView {
     pub id: ContactId,
     pub name: String,
@@ -33,7 +39,7 @@ pub struct ContactView {
     pub emails: Vec<ContactEmailView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactPhoneView {
     pub id: ContactMethodId,
     pub phone_number: String,
@@ -41,7 +47,7 @@ pub struct ContactPhoneView {
     pub is_preferred: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ContactEmailView {
     pub id: ContactMethodId,
     pub email: String,
@@ -77,7 +83,7 @@ impl From<ContactMethod> for ContactMethodView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
     pub name: String,
@@ -91,7 +97,7 @@ pub struct NewContact {
     pub emails: Vec<NewEmail>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactChanges {
     #[serde(default)]
@@ -102,7 +108,7 @@ pub struct ContactChanges {
     pub partner_id: Option<Option<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPhone {
     pub phone_number: String,
@@ -112,7 +118,7 @@ pub struct NewPhone {
     pub is_preferred: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEmail {
     pub email: String,
@@ -122,7 +128,7 @@ pub struct NewEmail {
     pub is_preferred: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneChanges {
     pub phone_number: Option<String>,
@@ -130,7 +136,7 @@ pub struct PhoneChanges {
     pub is_preferred: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailChanges {
     pub email: Option<String>,
@@ -428,15 +434,22 @@ pub async fn update(
     view(conn, org, reader, id).await
 }
 
+/// Deletes the contact (and with it its conversation), audited.
 pub async fn delete(
     conn: &mut AsyncPgConnection,
-    org: OrganizationId,
+    caller: &Caller,
     id: ContactId,
 ) -> Result<(), AppError> {
-    match contacts::delete(conn, org, id).await? {
-        0 => Err(AppError::NotFound("contact")),
-        _ => Ok(()),
-    }
+    conn.transaction::<_, AppError, _>(async |conn| {
+        match contacts::delete(conn, caller.organization_id, id).await? {
+            0 => Err(AppError::NotFound("contact")),
+            _ => {
+                let entry = audit::by(caller, "contact.deleted", "contact", id.0, json!({}));
+                Ok(audit_log::record(conn, &entry).await?)
+            }
+        }
+    })
+    .await
 }
 
 /// Adds a phone or email to a contact. Marked preferred (or the contact's first of its
@@ -569,37 +582,26 @@ async fn find_method(
 
 /// The list cursor as an opaque string: `<last_contacted_at µs or ->:<id>`, base64url.
 pub fn encode_cursor(contact: &Contact) -> String {
-    use base64::Engine;
     let at = contact
         .last_contacted_at
         .map_or_else(|| "-".to_string(), |at| at.timestamp_micros().to_string());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}:{}", contact.id))
+    cursor::encode(&format!("{at}:{}", contact.id))
 }
 
-pub fn decode_cursor(cursor: &str) -> Result<ContactCursor, AppError> {
-    use base64::Engine;
-    let invalid = || AppError::BadRequest {
-        code: "invalid_query",
-        message: "`cursor` is not one this server handed out".into(),
-        field: Some("cursor".into()),
-    };
-    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(invalid)?;
-    let (at, id) = decoded.split_once(':').ok_or_else(invalid)?;
+pub fn decode_cursor(text: &str) -> Result<ContactCursor, AppError> {
+    const FIELD: &str = "cursor";
+    let decoded = cursor::decode(text, FIELD)?;
+    let (at, id) = decoded
+        .split_once(':')
+        .ok_or_else(|| cursor::invalid(FIELD))?;
     let last_contacted_at = match at {
         "-" => None,
-        micros => Some(
-            micros
-                .parse()
-                .ok()
-                .and_then(DateTime::from_timestamp_micros)
-                .ok_or_else(invalid)?,
-        ),
+        micros => Some(cursor::time(micros, FIELD)?),
     };
-    let id = id.parse().map(ContactId).map_err(|_| invalid())?;
+    let id = id
+        .parse()
+        .map(ContactId)
+        .map_err(|_| cursor::invalid(FIELD))?;
     Ok(ContactCursor {
         last_contacted_at,
         id,

@@ -23,6 +23,13 @@ pub enum AppError {
         message: String,
         field: Option<String>,
     },
+    /// Like `Invalid`, for a rule with a code of its own (`send_at_in_past`).
+    #[error("{message}")]
+    Rule {
+        code: &'static str,
+        message: String,
+        field: Option<String>,
+    },
     #[error("{0}")]
     Unauthenticated(&'static str),
     #[error("{0}")]
@@ -38,8 +45,18 @@ pub enum AppError {
     UnknownRoute(String),
     #[error("{0}")]
     Conflict(String),
+    /// An SMS to a number that opted out of the sending number: a `conflict` to the
+    /// API, told apart for the scheduler, which records it as the reason it failed.
+    #[error("{0}")]
+    OptedOut(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Too many attempts (failed logins): try again after `retry_after`.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("unsupported content type: {0}")]
     UnsupportedMediaType(String),
     /// The draft holds PHI the organisation's policy blocks; the findings say where.
@@ -71,16 +88,17 @@ impl AppError {
         AppError::Internal(error.into())
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
-            AppError::BadRequest { code, .. } => code,
+            AppError::BadRequest { code, .. } | AppError::Rule { code, .. } => code,
             AppError::Invalid { .. } => "invalid",
             AppError::Unauthenticated(_) => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) | AppError::NotFoundNamed(_) => "not_found",
             AppError::UnknownRoute(_) => "unknown_route",
-            AppError::Conflict(_) => "conflict",
+            AppError::Conflict(_) | AppError::OptedOut(_) => "conflict",
             AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::PhiBlocked(_) => "phi_blocked",
             AppError::Unavailable(_) => "unavailable",
@@ -90,26 +108,33 @@ impl AppError {
 
     fn field(&self) -> Option<&str> {
         match self {
-            AppError::BadRequest { field, .. } | AppError::Invalid { field, .. } => {
-                field.as_deref()
-            }
+            AppError::BadRequest { field, .. }
+            | AppError::Invalid { field, .. }
+            | AppError::Rule { field, .. } => field.as_deref(),
             _ => None,
         }
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// What every failure answers: `{"error": {"code", "message", "field"?}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ErrorDetail<'a> {
+    /// What went wrong, for programs: `invalid_field`, `not_found`, `conflict`, ...
     code: &'a str,
+    /// What went wrong, for people.
     message: String,
+    /// The path of the value to blame (`phones[0].label`), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// With `phi_blocked`: the findings the policy blocks, as `POST /api/phi/check`
+    /// shows them.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
     findings: Option<&'a serde_json::Value>,
 }
 
@@ -117,14 +142,17 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Invalid { .. } | AppError::PhiBlocked(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Invalid { .. } | AppError::Rule { .. } | AppError::PhiBlocked(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) | AppError::NotFoundNamed(_) | AppError::UnknownRoute(_) => {
                 StatusCode::NOT_FOUND
             }
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::OptedOut(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -139,7 +167,24 @@ impl ResponseError for AppError {
             }
             _ => self.to_string(),
         };
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            AppError::TooManyRequests { retry_after, .. } => {
+                // Whole seconds, rounded up: a client waiting that long is let in.
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                response.insert_header((actix_web::http::header::RETRY_AFTER, seconds.max(1)));
+            }
+            AppError::Unavailable(_) => {
+                // The database (or a batcher on it) is away: nothing was written, and the
+                // run's lock and the pool try again every few seconds.
+                response.insert_header((
+                    actix_web::http::header::RETRY_AFTER,
+                    UNAVAILABLE_RETRY_AFTER_SECS,
+                ));
+            }
+            _ => {}
+        }
+        response.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code(),
                 message,
@@ -152,6 +197,9 @@ impl ResponseError for AppError {
         })
     }
 }
+
+/// What a `503` asks clients to wait before trying again.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
 
 impl From<diesel::result::Error> for AppError {
     fn from(error: diesel::result::Error) -> Self {
@@ -168,12 +216,43 @@ impl From<diesel::result::Error> for AppError {
             {
                 AppError::NotFound("contact")
             }
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-                AppError::Unavailable(error.into())
+            // A line, address or contact entry deleted while a message naming it was
+            // being recorded (the API checked it a moment before).
+            Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, ref info)
+                if info.constraint_name() == Some("messages_name_their_own_records") =>
+            {
+                AppError::NotFound("sending line, address or contact entry")
             }
+            error if connection_lost(&error) => AppError::Unavailable(error.into()),
             other => AppError::Internal(other.into()),
         }
     }
+}
+
+impl AppError {
+    /// The error for each request of a batch whose statement failed with `error` (a
+    /// diesel error is not `Clone`): `503` when the database went away, as for a request
+    /// of its own, else `500`.
+    pub fn of_batch(error: &diesel::result::Error, doing: &str) -> AppError {
+        let described = anyhow::anyhow!("{doing}: {error}");
+        match connection_lost(error) {
+            true => AppError::Unavailable(described),
+            false => AppError::Internal(described),
+        }
+    }
+}
+
+/// Whether a statement failed because its connection to PostgreSQL did (the server
+/// stopped, the network dropped): nothing was written, and a retry may succeed.
+fn connection_lost(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    matches!(
+        error,
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        ) | Error::BrokenTransactionManager
+    )
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {

@@ -175,8 +175,10 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(settings: Settings, with_demo: bool) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings, with_demo: bool) -> anyhow::Result<()> {
     telemetry::init(settings.log_format);
+    // The demo's contacts answer its texts, so the pages are alive from the first minute.
+    settings.sandbox_replies |= with_demo;
     let app = Application::build(&settings)
         .await
         .context("starting the server")?;

@@ -1,141 +1,56 @@
-//! Messages as the API and the realtime core see them: checking and routing a send,
-//! recording new messages, and shaping them for clients. Changes go through the
-//! contact's actor (see `actors::contact`), which calls back into `record` and friends
-//! so that every change of one contact is applied and broadcast in one order.
+//! Sending: the API's requests, the rules a send is checked and routed by, and the
+//! operators' other changes to messages (notes, edits, deletes, retries, read marks).
+//! Changes go through the contact's actor (see `actors::contact`), which records them
+//! (`batches::record_messages`) and shapes them for clients ([`views`]), so that every
+//! change of one contact is applied and broadcast in one order.
+
+pub mod views;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use diesel::OptionalExtension;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
-use foldhash::{HashMap, HashMapExt};
-use phonenumber::country;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Deserialize;
 
 use crate::actors::contact::{AddMessage, DeleteMessage, EditMessage, MarkRead, RetryMessage};
 use crate::actors::delivery;
-use crate::attachments::{MMS_MAX_BYTES, MMS_MAX_FILES};
 use crate::auth::{permissions, Caller};
-use crate::cache::{Caches, OrgConfig};
-use crate::db::audit_log::{self, AuditEntry};
-use crate::db::batcher::Batched;
+use crate::batches::record_messages::{Handover, NewMessage};
+use crate::cache::OrgConfig;
+use crate::db::audit_log::AuditEntry;
 use crate::db::contact_methods::{ContactMethod, MethodKind, Recipient};
+use crate::db::contacts;
 use crate::db::email_addresses::EmailAddress;
 use crate::db::ids::{
     AttachmentId, AuditLogId, ContactId, ContactMethodId, EmailAddressId, MessageId,
     OrganizationId, PhoneNumberId, UserId,
 };
 use crate::db::message_attachments::{self, Attachment};
-use crate::db::messages::{self as db_messages, Message, MessageInsertForm, MessageStatus};
+use crate::db::message_fields::{Channel, Direction, MessageStatus, RequestedChannel};
+use crate::db::messages::{self as db_messages, Message, MessageInsertForm};
 use crate::db::phone_numbers::PhoneNumber;
-use crate::db::{contacts, DbConn, DbPool};
 use crate::error::AppError;
+use crate::phi::policy::Action;
 use crate::phi::{vetting, Allowed};
-use crate::startup::AppState;
-use crate::timestamp;
+use crate::state::AppState;
 use crate::validate;
+
+pub use views::{view, views, AddedMessage, MessageView};
 
 /// Twilio accepts up to 1600 characters (it splits them into segments).
 pub const MAX_SMS_CHARS: usize = 1600;
 const MAX_EMAIL_BODY_CHARS: usize = 100_000;
+/// A private note is a few paragraphs for colleagues, not a document.
+const MAX_NOTE_CHARS: usize = 10_000;
 const MAX_CLIENT_ID_LEN: usize = 200;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct AttachmentView {
-    pub id: AttachmentId,
-    pub content_type: String,
-    pub file_name: String,
-    pub file_size: i64,
-    /// Redirects (for a signed-in operator) to a short-lived URL of the file.
-    pub url: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MessageView {
-    pub id: MessageId,
-    pub contact_id: ContactId,
-    pub channel: String,
-    pub direction: String,
-    pub status: String,
-    pub body: String,
-    pub subject: Option<String>,
-    pub from_address: Option<String>,
-    pub to_address: Option<String>,
-    /// The label of the organisation's line this went through ("Front desk").
-    pub phone_line_label: Option<String>,
-    /// The receiving number as people write it, or the receiving email address.
-    pub receiver_number_display: Option<String>,
-    pub phone_number_id: Option<PhoneNumberId>,
-    pub email_address_id: Option<EmailAddressId>,
-    pub contact_phone_id: Option<ContactMethodId>,
-    pub contact_email_id: Option<ContactMethodId>,
-    pub source: String,
-    pub ai_origin: Option<String>,
-    pub external_id: Option<String>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub client_id: Option<String>,
-    pub private: bool,
-    pub sender_user_id: Option<UserId>,
-    pub attachments: Vec<AttachmentView>,
-    #[serde(serialize_with = "timestamp::serialize")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp::serialize")]
-    pub updated_at: DateTime<Utc>,
-    #[serde(serialize_with = "timestamp::serialize_option")]
-    pub edited_at: Option<DateTime<Utc>>,
-}
-
-/// What a status event tells subscribers.
-pub use crate::db::messages::StatusView;
-
-impl From<&Message> for StatusView {
-    fn from(message: &Message) -> Self {
-        StatusView {
-            id: message.id,
-            status: message.status.clone(),
-            external_id: message.external_id.clone(),
-            error_code: message.error_code.clone(),
-            error_message: message.error_message.clone(),
-            updated_at: message.updated_at,
-        }
-    }
-}
-
-/// A message to record, with the pending uploads it takes.
-#[derive(Debug, Clone)]
-pub struct NewMessage {
-    pub form: MessageInsertForm,
-    pub attachment_ids: Vec<AttachmentId>,
-}
-
-/// The recorded message; `created` is false when its `client_id` had been seen before.
-#[derive(Debug, Clone)]
-pub struct AddedMessage {
-    pub message: Message,
-    pub view: MessageView,
-    /// `view` as JSON, made once for both the `message.new` event and the API's answer:
-    /// a message's view is the largest thing a send serialises.
-    pub json: Box<RawValue>,
-    pub created: bool,
-}
-
-impl AddedMessage {
-    pub fn new(message: Message, view: MessageView, created: bool) -> Result<Self, AppError> {
-        let json = serde_json::value::to_raw_value(&view).map_err(AppError::internal)?;
-        Ok(AddedMessage {
-            message,
-            view,
-            json,
-            created,
-        })
-    }
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     pub contact_id: ContactId,
-    pub channel: String,
+    /// `sms` or `email`; any other name is refused with `unsupported_channel`.
+    #[schema(value_type = String)]
+    pub channel: RequestedChannel,
     #[serde(default)]
     pub body: String,
     pub phone_number_id: Option<PhoneNumberId>,
@@ -151,13 +66,13 @@ pub struct SendRequest {
     pub phi_override: Option<PhiOverride>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhiOverride {
     pub reason: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
     pub contact_id: ContactId,
@@ -165,16 +80,54 @@ pub struct NoteRequest {
     pub client_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditRequest {
     pub body: Option<String>,
     pub subject: Option<String>,
 }
 
-/// The channels a message can be on, and which of them can be sent.
-const SENDABLE_CHANNELS: [&str; 2] = ["sms", "email"];
-const RECEIVE_ONLY_CHANNELS: [&str; 3] = ["whatsapp", "facebook_messenger", "instagram_dm"];
+/// Who a send is made for: the operator calling the API, or the operator whose
+/// scheduled message the scheduler is firing.
+#[derive(Debug, Clone)]
+pub struct Author {
+    pub organization_id: OrganizationId,
+    pub user_id: Option<UserId>,
+    /// May send a draft the PHI policy blocks, giving a reason.
+    pub may_override_phi: bool,
+    /// Where the message comes from (`operator`, `scheduled`).
+    pub source: &'static str,
+}
+
+impl Author {
+    pub fn operator(caller: &Caller) -> Author {
+        Author {
+            organization_id: caller.organization_id,
+            user_id: Some(caller.user_id),
+            may_override_phi: caller.has_permission(permissions::PHI_OVERRIDE),
+            source: "operator",
+        }
+    }
+}
+
+/// A send that passed every check, routed and vetted, not yet recorded.
+pub struct CheckedSend {
+    new: NewMessage,
+    /// The override's reason and the findings it let through, for the audit log.
+    overridden: Option<(String, serde_json::Value)>,
+    config: Arc<OrgConfig>,
+}
+
+impl CheckedSend {
+    pub fn channel(&self) -> Channel {
+        self.new.form.channel
+    }
+
+    /// Whether the draft goes out only thanks to a PHI override.
+    pub fn overrides_phi(&self) -> bool {
+        self.overridden.is_some()
+    }
+}
 
 /// Checks and routes a send, then records it through the contact's actor, which
 /// publishes `messaging.message.new` and hands it to delivery.
@@ -183,30 +136,46 @@ pub async fn send(
     caller: &Caller,
     request: SendRequest,
 ) -> Result<AddedMessage, AppError> {
-    let org = caller.organization_id;
-    let channel = match request.channel.as_str() {
-        "sms" => "sms",
-        "email" => "email",
-        other => {
-            let message = if RECEIVE_ONLY_CHANNELS.contains(&other) {
-                format!(
-                    "messages cannot be sent on {other}; only {} can be sent",
-                    SENDABLE_CHANNELS.join(" and ")
-                )
-            } else {
-                format!(
-                    "unknown channel {other:?}; only {} can be sent",
-                    SENDABLE_CHANNELS.join(" and ")
-                )
-            };
-            return Err(AppError::BadRequest {
-                code: "unsupported_channel",
-                message,
-                field: Some("channel".into()),
-            });
-        }
-    };
-    let client_id = client_id(request.client_id.as_deref())?;
+    send_as(state, &Author::operator(caller), request).await
+}
+
+/// [`send`] for `author`. A `client_id` the organisation used before answers with the
+/// first message (`created: false`) and sends nothing.
+pub async fn send_as(
+    state: &AppState,
+    author: &Author,
+    request: SendRequest,
+) -> Result<AddedMessage, AppError> {
+    let client_id = ClientId::parse(request.client_id.as_deref())?;
+    if let Some(existing) = replayed(state, author.organization_id, client_id.as_ref()).await? {
+        return Ok(existing);
+    }
+    send_new(state, author, request).await
+}
+
+/// [`send_as`] without first looking up the `client_id`, for a key no earlier request
+/// is expected to have used: one query less. Recording still answers the first message
+/// (`created: false`) if one did, but only after the send's checks have passed.
+pub async fn send_new(
+    state: &AppState,
+    author: &Author,
+    request: SendRequest,
+) -> Result<AddedMessage, AppError> {
+    let client_id = ClientId::parse(request.client_id.as_deref())?;
+    let checked = check(state, author, request, client_id).await?;
+    record(state, author, checked).await
+}
+
+/// Everything a send checks before anything is written: the channel, the body, the
+/// recipient and sender (routing), opt-outs and the PHI policy.
+pub async fn check(
+    state: &AppState,
+    author: &Author,
+    request: SendRequest,
+    client_id: Option<ClientId>,
+) -> Result<CheckedSend, AppError> {
+    let org = author.organization_id;
+    let channel = sendable(&request.channel)?;
     let body = request.body.trim_end().to_string();
     if body.trim().is_empty() && request.attachment_ids.is_empty() {
         return Err(AppError::invalid(
@@ -215,9 +184,6 @@ pub async fn send(
         ));
     }
     let config = state.caches.org(org).await?;
-    if let Some(existing) = replayed(state, org, client_id.as_deref()).await? {
-        return Ok(existing);
-    }
     let recipient = state.recipient(org, request.contact_id).await?;
     let mut form = MessageInsertForm {
         id: MessageId::generate(),
@@ -227,20 +193,20 @@ pub async fn send(
         email_address_id: None,
         contact_method_id: None,
         channel,
-        direction: "outbound",
+        direction: Direction::Outbound,
         body,
         subject: None,
         from_address: None,
         to_address: None,
-        status: MessageStatus::Queued.as_str(),
-        source: "operator",
+        status: MessageStatus::Queued,
+        source: author.source,
         ai_origin: validate::optional_text(request.ai_origin.as_deref(), "ai_origin")?,
         external_id: None,
-        client_id,
+        client_id: client_id.map(String::from),
         private: false,
-        sender_user_id: Some(caller.user_id),
+        sender_user_id: author.user_id,
     };
-    if channel == "sms" {
+    if channel == Channel::Sms {
         if form.body.chars().count() > MAX_SMS_CHARS {
             return Err(AppError::invalid(
                 "body",
@@ -271,68 +237,120 @@ pub async fn send(
         form.from_address = Some(from.address.clone());
     }
     let allowed = vetting::allowed(&config, &recipient.methods);
+    // Their images are flagged for review; which of them may be sent is decided when
+    // the message takes them.
+    let attachments = if request.attachment_ids.is_empty() {
+        Vec::new()
+    } else {
+        let mut conn = state.pool.get().await?;
+        message_attachments::list_many(&mut conn, org, &request.attachment_ids).await?
+    };
     let overridden = vet_draft(
         state,
-        caller,
+        author,
         &config,
         allowed,
         &form,
+        &attachments,
         request.phi_override.as_ref(),
     )
     .await?;
-    // A message that can go out at once is claimed as it is recorded (`sending`), which
-    // saves delivery a write: its carrier is set up and, for SMS, its number's pacing
-    // slot is free now (taken here). Otherwise it is recorded `queued` and claimed by
-    // delivery when its turn comes, so a long wait never looks like an abandoned send.
+    Ok(CheckedSend {
+        new: NewMessage {
+            form,
+            attachment_ids: request.attachment_ids,
+            audit: None,
+            handover: None,
+        },
+        overridden,
+        config,
+    })
+}
+
+/// The channel a send goes out on: SMS or email. Any other is refused, whether a
+/// channel messages only arrive on or a name that is no channel.
+fn sendable(requested: &RequestedChannel) -> Result<Channel, AppError> {
+    let refused = match requested {
+        RequestedChannel::Known(channel) if Channel::SENDABLE.contains(channel) => {
+            return Ok(*channel)
+        }
+        RequestedChannel::Known(channel) if Channel::RECEIVE_ONLY.contains(channel) => {
+            format!("messages cannot be sent on {channel}")
+        }
+        other => format!("unknown channel {:?}", other.name()),
+    };
+    let only = Channel::SENDABLE.map(Channel::as_str).join(" and ");
+    Err(AppError::BadRequest {
+        code: "unsupported_channel",
+        message: format!("{refused}; only {only} can be sent"),
+        field: Some("channel".into()),
+    })
+}
+
+/// Records a checked send through the contact's actor, with a PHI override's audit entry.
+async fn record(
+    state: &AppState,
+    author: &Author,
+    checked: CheckedSend,
+) -> Result<AddedMessage, AppError> {
+    let org = author.organization_id;
+    let CheckedSend {
+        mut new,
+        overridden,
+        config,
+    } = checked;
+    let channel = new.form.channel;
+    // The one admission decision (see `Handover`); the pacing slot is taken here.
     let goes_now = delivery::has_carrier(&config.settings, channel)
-        && (channel != "sms"
-            || form
+        && (channel != Channel::Sms
+            || new
+                .form
                 .from_address
                 .as_deref()
                 .is_some_and(|from| state.realtime.pacing().take_now(from)));
-    if goes_now {
-        form.status = MessageStatus::Sending.as_str();
-    }
-    let new = NewMessage {
-        form,
-        attachment_ids: request.attachment_ids,
+    let handover = match goes_now {
+        true => Handover::Claimed,
+        false => Handover::Queued,
     };
-    let added = state
+    new.form.status = handover.status();
+    new.handover = Some(handover);
+    // A PHI override's audit entry is written in the message's own transaction.
+    new.audit = overridden.map(|(reason, findings)| AuditEntry {
+        id: AuditLogId::generate(),
+        organization_id: org,
+        user_id: author.user_id,
+        action: "phi.override",
+        subject_type: "message",
+        subject_id: new.form.id.0,
+        details: serde_json::json!({ "reason": reason, "findings": findings }),
+    });
+    state
         .realtime
         .to_contact(org, new.form.contact_id, AddMessage(new))
-        .await??;
-    if let (Some((reason, findings)), true) = (overridden, added.created) {
-        let entry = AuditEntry {
-            id: AuditLogId::generate(),
-            organization_id: org,
-            user_id: Some(caller.user_id),
-            action: "phi.override",
-            subject_type: "message",
-            subject_id: added.message.id.0,
-            details: serde_json::json!({ "reason": reason, "findings": findings }),
-        };
-        audit_log::record(&mut *state.pool.get().await?, &entry).await?;
-    }
-    Ok(added)
+        .await?
 }
 
-/// Vets a draft (subject and body) against the organisation's PHI policy. A blocked draft
+/// Vets a draft (subject, body and attached images) against the organisation's PHI policy. A blocked draft
 /// is refused with its findings, unless the caller may override and gives a reason: then
 /// the reason and the findings (kinds and spans, never the text) are returned for the
 /// audit log.
 async fn vet_draft(
     state: &AppState,
-    caller: &Caller,
+    author: &Author,
     config: &OrgConfig,
     allowed: Allowed,
     form: &MessageInsertForm,
+    attachments: &[Attachment],
     phi_override: Option<&PhiOverride>,
 ) -> Result<Option<(String, serde_json::Value)>, AppError> {
     let draft = match &form.subject {
         Some(subject) => format!("{subject}\n{}", form.body),
         None => form.body.clone(),
     };
-    let verdict = vetting::vet_with(state, config, allowed, draft).await?;
+    let verdict = vetting::vet_with(&state.phi, config, allowed, draft, attachments).await?;
+    for vetted in &verdict.findings {
+        crate::metrics::phi_finding(vetted.finding.kind, vetted.action == Action::Block);
+    }
     if !verdict.blocked {
         return Ok(None);
     }
@@ -342,7 +360,7 @@ async fn vet_draft(
         ));
     };
     let reason = validate::required_text(&phi_override.reason, "phi_override.reason")?;
-    if !caller.has_permission(permissions::PHI_OVERRIDE) {
+    if !author.may_override_phi {
         return Err(AppError::Forbidden(
             "sending a draft with PHI the policy blocks needs the phi.override permission".into(),
         ));
@@ -370,12 +388,18 @@ pub async fn add_note(
     request: NoteRequest,
 ) -> Result<AddedMessage, AppError> {
     let org = caller.organization_id;
-    let client_id = client_id(request.client_id.as_deref())?;
-    if let Some(existing) = replayed(state, org, client_id.as_deref()).await? {
+    let client_id = ClientId::parse(request.client_id.as_deref())?;
+    if let Some(existing) = replayed(state, org, client_id.as_ref()).await? {
         return Ok(existing);
     }
     if request.body.trim().is_empty() {
         return Err(AppError::invalid("body", "the note is empty"));
+    }
+    if request.body.chars().count() > MAX_NOTE_CHARS {
+        return Err(AppError::invalid(
+            "body",
+            format!("a note is at most {MAX_NOTE_CHARS} characters"),
+        ));
     }
     let mut conn = state.pool.get().await?;
     contacts::get(&mut conn, org, request.contact_id)
@@ -390,23 +414,25 @@ pub async fn add_note(
         phone_number_id: None,
         email_address_id: None,
         contact_method_id: None,
-        channel: "note",
-        direction: "outbound",
+        channel: Channel::Note,
+        direction: Direction::Outbound,
         body: request.body.trim_end().to_string(),
         subject: None,
         from_address: None,
         to_address: None,
-        status: MessageStatus::Sent.as_str(),
+        status: MessageStatus::Sent,
         source: "note",
         ai_origin: None,
         external_id: None,
-        client_id,
+        client_id: client_id.map(String::from),
         private: true,
         sender_user_id: Some(caller.user_id),
     };
     let new = NewMessage {
         form,
         attachment_ids: Vec::new(),
+        audit: None,
+        handover: None,
     };
     state
         .realtime
@@ -444,8 +470,14 @@ pub async fn history(
         }
         None => None,
     };
-    let mut page =
-        db_messages::list_for_contact(&mut conn, org, contact, before, limit + 1).await?;
+    let mut page = db_messages::page(
+        &mut conn,
+        org,
+        db_messages::MessageScope::Contact(contact),
+        before,
+        limit + 1,
+    )
+    .await?;
     let has_more = page.len() as i64 > limit;
     page.truncate(limit as usize);
     page.reverse();
@@ -472,7 +504,7 @@ pub async fn retry(
     id: MessageId,
 ) -> Result<MessageView, AppError> {
     let message = find(state, caller.organization_id, id).await?;
-    if message.status != MessageStatus::Failed.as_str() {
+    if message.status != MessageStatus::Failed {
         return Err(AppError::Conflict(format!(
             "only failed messages can be retried; this one is {}",
             message.status
@@ -503,7 +535,7 @@ pub async fn edit(
         if body.trim().is_empty() {
             return Err(AppError::invalid("body", "the body cannot be empty"));
         }
-        if message.channel == "sms" && body.chars().count() > MAX_SMS_CHARS {
+        if message.channel == Channel::Sms && body.chars().count() > MAX_SMS_CHARS {
             return Err(AppError::invalid(
                 "body",
                 format!("an SMS body is at most {MAX_SMS_CHARS} characters"),
@@ -556,31 +588,48 @@ async fn find(state: &AppState, org: OrganizationId, id: MessageId) -> Result<Me
         .ok_or(AppError::NotFound("message"))
 }
 
-fn client_id(raw: Option<&str>) -> Result<Option<String>, AppError> {
-    let client_id = validate::optional_text(raw, "client_id")?;
-    if client_id
-        .as_ref()
-        .is_some_and(|id| id.len() > MAX_CLIENT_ID_LEN)
-    {
-        return Err(AppError::invalid(
-            "client_id",
-            format!("`client_id` is at most {MAX_CLIENT_ID_LEN} bytes"),
-        ));
+/// A client's idempotency key, checked once where a request brings it (text, at most
+/// `MAX_CLIENT_ID_LEN` bytes) and carried as checked from then on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// The key a request gives, if it gives one.
+    pub fn parse(raw: Option<&str>) -> Result<Option<ClientId>, AppError> {
+        let Some(client_id) = validate::optional_text(raw, "client_id")? else {
+            return Ok(None);
+        };
+        if client_id.len() > MAX_CLIENT_ID_LEN {
+            return Err(AppError::invalid(
+                "client_id",
+                format!("`client_id` is at most {MAX_CLIENT_ID_LEN} bytes"),
+            ));
+        }
+        Ok(Some(ClientId(client_id)))
     }
-    Ok(client_id)
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(client_id: ClientId) -> String {
+        client_id.0
+    }
 }
 
 /// The message already recorded under this idempotency key, if any.
 async fn replayed(
     state: &AppState,
     org: OrganizationId,
-    client_id: Option<&str>,
+    client_id: Option<&ClientId>,
 ) -> Result<Option<AddedMessage>, AppError> {
     let Some(client_id) = client_id else {
         return Ok(None);
     };
     let conn = &mut state.pool.get().await?;
-    match db_messages::find_by_client_id(conn, org, client_id).await? {
+    match db_messages::find_by_client_id(conn, org, client_id.as_str()).await? {
         Some(message) => {
             let config = state.caches.org(org).await?;
             let view = view(conn, &config, message.clone(), state.default_region).await?;
@@ -673,236 +722,9 @@ fn ensure_not_opted_out(
         .iter()
         .find(|(to, from, _)| to == contact_number && from == org_number);
     match opt_out {
-        Some((_, _, keyword)) => Err(AppError::Conflict(format!(
+        Some((_, _, keyword)) => Err(AppError::OptedOut(format!(
             "{contact_number} opted out of SMS from {org_number} (replied {keyword}); they must text START to opt back in"
         ))),
         None => Ok(()),
-    }
-}
-
-/// Records new messages (see `db::batcher`): the messages of a batch that carry no
-/// attachments are inserted in one statement, and their contacts' `last_contacted_at`
-/// moved on, in one transaction. Messages with attachments, and every message of a batch
-/// that failed as a whole, are then recorded one by one, so that each caller gets its
-/// own answer. A `client_id` seen before (even in a concurrent request) answers with the
-/// first message and `false`.
-pub struct RecordMessages;
-
-impl Batched for RecordMessages {
-    type Request = NewMessage;
-    type Response = (Message, bool);
-
-    async fn run(
-        &self,
-        conn: &mut DbConn,
-        batch: Vec<NewMessage>,
-    ) -> Vec<Result<(Message, bool), AppError>> {
-        let plain: Vec<&MessageInsertForm> = batch
-            .iter()
-            .filter(|new| new.attachment_ids.is_empty())
-            .map(|new| &new.form)
-            .collect();
-        let mut inserted: HashMap<MessageId, Message> = HashMap::new();
-        let mut batch_failed = false;
-        if !plain.is_empty() {
-            let written = db_messages::insert_many(conn, &plain).await;
-            match written {
-                Ok(messages) => inserted.extend(messages.into_iter().map(|m| (m.id, m))),
-                Err(error) => {
-                    tracing::warn!(error = %error, size = plain.len(), "batch insert failed; recording one by one");
-                    batch_failed = true;
-                }
-            }
-        }
-        let mut answers = Vec::with_capacity(batch.len());
-        for new in batch {
-            let answer = match inserted.remove(&new.form.id) {
-                Some(message) => Ok((message, true)),
-                None if new.attachment_ids.is_empty() && !batch_failed => {
-                    replay_conflict(conn, &new).await
-                }
-                None => record_one(conn, new).await,
-            };
-            answers.push(answer);
-        }
-        answers
-    }
-}
-
-/// Records one message and takes its attachments, in one transaction.
-async fn record_one(conn: &mut DbConn, new: NewMessage) -> Result<(Message, bool), AppError> {
-    let org = new.form.organization_id;
-    let inserted = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            let inserted = db_messages::insert_many(conn, &[&new.form]).await?;
-            // Missing from the answer: its `client_id` was used before.
-            let Some(message) = inserted.into_iter().next() else {
-                return Ok(None);
-            };
-            take_attachments(conn, org, &new.attachment_ids, &message).await?;
-            Ok(Some(message))
-        })
-        .await?;
-    match inserted {
-        Some(message) => Ok((message, true)),
-        None => replay_conflict(conn, &new).await,
-    }
-}
-
-/// The message another request recorded first under the same `client_id`.
-async fn replay_conflict(conn: &mut DbConn, new: &NewMessage) -> Result<(Message, bool), AppError> {
-    let org = new.form.organization_id;
-    let client_id = new.form.client_id.as_deref().unwrap_or_default();
-    match db_messages::find_by_client_id(conn, org, client_id).await? {
-        Some(message) => Ok((message, false)),
-        None => Err(AppError::internal(anyhow::anyhow!(
-            "message {} was neither inserted nor a repeat",
-            new.form.id
-        ))),
-    }
-}
-
-async fn take_attachments(
-    conn: &mut AsyncPgConnection,
-    org: OrganizationId,
-    ids: &[AttachmentId],
-    message: &Message,
-) -> Result<(), AppError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let found: HashMap<AttachmentId, Attachment> = message_attachments::lock_many(conn, org, ids)
-        .await?
-        .into_iter()
-        .map(|attachment| (attachment.id, attachment))
-        .collect();
-    for id in ids {
-        match found.get(id) {
-            None => {
-                return Err(AppError::NotFoundNamed(format!(
-                    "attachment {id} not found"
-                )))
-            }
-            Some(attachment) if attachment.message_id.is_some() => {
-                return Err(AppError::Conflict(format!(
-                    "attachment {id} is already attached to a message"
-                )))
-            }
-            Some(_) => {}
-        }
-    }
-    if message.channel == "sms" {
-        let total: i64 = found.values().map(|attachment| attachment.file_size).sum();
-        if ids.len() > MMS_MAX_FILES || total > MMS_MAX_BYTES as i64 {
-            return Err(AppError::PayloadTooLarge(format!(
-                "an MMS carries at most {MMS_MAX_FILES} files and {} KB in all",
-                MMS_MAX_BYTES / 1024
-            )));
-        }
-    }
-    message_attachments::link(conn, org, ids, message.id).await?;
-    Ok(())
-}
-
-/// Shapes a message of the organisation `config` describes for clients.
-pub async fn view(
-    conn: &mut AsyncPgConnection,
-    config: &OrgConfig,
-    message: Message,
-    region: country::Id,
-) -> Result<MessageView, AppError> {
-    let mut list = views(conn, config, vec![message], region).await?;
-    Ok(list.remove(0))
-}
-
-/// Shapes messages of the organisation `config` describes for clients, loading their
-/// attachments in one query.
-pub async fn views(
-    conn: &mut AsyncPgConnection,
-    config: &OrgConfig,
-    messages: Vec<Message>,
-    region: country::Id,
-) -> Result<Vec<MessageView>, AppError> {
-    let Some(org) = messages.first().map(|message| message.organization_id) else {
-        return Ok(Vec::new());
-    };
-    let ids: Vec<MessageId> = messages.iter().map(|message| message.id).collect();
-    let mut attachments: HashMap<MessageId, Vec<AttachmentView>> = HashMap::new();
-    for attachment in message_attachments::list_for_messages(conn, org, &ids).await? {
-        if let Some(message_id) = attachment.message_id {
-            attachments
-                .entry(message_id)
-                .or_default()
-                .push(crate::attachments::view(&attachment));
-        }
-    }
-    Ok(messages
-        .into_iter()
-        .map(|message| {
-            let label = config.line_label(message.phone_number_id);
-            let attached = attachments.remove(&message.id).unwrap_or_default();
-            view_of(message, label, attached, region)
-        })
-        .collect())
-}
-
-/// The view of a message just recorded: without a query when it has no attachments.
-pub async fn fresh_view(
-    pool: &DbPool,
-    caches: &Caches,
-    message: Message,
-    has_attachments: bool,
-    region: country::Id,
-) -> Result<MessageView, AppError> {
-    let config = caches.org(message.organization_id).await?;
-    if has_attachments {
-        return view(&mut *pool.get().await?, &config, message, region).await;
-    }
-    let label = config.line_label(message.phone_number_id);
-    Ok(view_of(message, label, Vec::new(), region))
-}
-
-fn view_of(
-    message: Message,
-    phone_line_label: Option<String>,
-    attachments: Vec<AttachmentView>,
-    region: country::Id,
-) -> MessageView {
-    let is_email = message.channel == "email";
-    let receiver_number_display = message.to_address.as_deref().map(|to| {
-        if is_email {
-            to.to_string()
-        } else {
-            validate::display_phone(to, region)
-        }
-    });
-    MessageView {
-        id: message.id,
-        contact_id: message.contact_id,
-        phone_line_label,
-        receiver_number_display,
-        contact_phone_id: message.contact_method_id.filter(|_| !is_email),
-        contact_email_id: message.contact_method_id.filter(|_| is_email),
-        attachments,
-        channel: message.channel,
-        direction: message.direction,
-        status: message.status,
-        body: message.body,
-        subject: message.subject,
-        from_address: message.from_address,
-        to_address: message.to_address,
-        phone_number_id: message.phone_number_id,
-        email_address_id: message.email_address_id,
-        source: message.source,
-        ai_origin: message.ai_origin,
-        external_id: message.external_id,
-        error_code: message.error_code,
-        error_message: message.error_message,
-        client_id: message.client_id,
-        private: message.private,
-        sender_user_id: message.sender_user_id,
-        created_at: message.created_at,
-        updated_at: message.updated_at,
-        edited_at: message.edited_at,
     }
 }

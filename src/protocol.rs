@@ -12,10 +12,19 @@ pub mod events {
     pub const MESSAGE_STATUS: &str = "messaging.message.status";
     pub const MESSAGE_UPDATED: &str = "messaging.message.updated";
     pub const MESSAGE_DELETED: &str = "messaging.message.deleted";
+    pub const CALL_NEW: &str = "messaging.call.new";
+    pub const CALL_UPDATED: &str = "messaging.call.updated";
     pub const TYPING: &str = "messaging.typing";
     pub const CONTACT_UPDATED: &str = "messaging.contact.updated";
     /// A contact wrote in: for a toast wherever the operator is.
     pub const INBOUND: &str = "messaging.inbound";
+    /// A scheduled message of the contact was created, edited, canceled, fired (with
+    /// the new message's id) or failed.
+    pub const SCHEDULED_CREATED: &str = "messaging.scheduled.created";
+    pub const SCHEDULED_UPDATED: &str = "messaging.scheduled.updated";
+    pub const SCHEDULED_CANCELED: &str = "messaging.scheduled.canceled";
+    pub const SCHEDULED_FIRED: &str = "messaging.scheduled.fired";
+    pub const SCHEDULED_FAILED: &str = "messaging.scheduled.failed";
 }
 
 /// WebSocket close codes the server uses (4000-4999 are the application's).
@@ -46,8 +55,11 @@ pub enum ClientFrame {
     },
     Ping,
     /// Replay what was missed since `since` for every subscription made after this.
+    /// `epoch` (from `subscribed` or `resync`) says which numbering `since` belongs to.
     Resume {
         since: u64,
+        #[serde(default)]
+        epoch: Option<String>,
     },
 }
 
@@ -62,6 +74,15 @@ struct EventEnvelope<'a, T: Serialize> {
     #[serde(skip_serializing_if = "Option::is_none")]
     contact_id: Option<ContactId>,
     data: &'a T,
+}
+
+/// Who receives an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Sessions viewing this contact.
+    Contact(ContactId),
+    /// Sessions subscribed to the organisation (contact list, toasts).
+    Org,
 }
 
 /// `{"type": kind, "seq": seq, "contact_id"?: ..., "data": data}`

@@ -1,19 +1,27 @@
 //! Carrier webhooks: who sent them (signature first), status reports, inbound messages
 //! and the opt-out keywords they carry.
 
+use diesel_async::AsyncPgConnection;
+use phonenumber::country;
 use serde_json::json;
 
 use crate::actors::contact::{AddMessage, ApplyStatus};
+use crate::batches::record_messages::NewMessage;
 use crate::cache::TwilioAccountUser;
 use crate::contacts::{self, NewContact, NewPhone};
 use crate::db::audit_log::{self, AuditEntry};
 use crate::db::contact_methods::{self, MethodKind};
-use crate::db::ids::{AttachmentId, AuditLogId, ContactId, MessageId, OrganizationId};
-use crate::db::messages::{self as db_messages, MessageInsertForm, MessageStatus, StatusChange};
-use crate::db::{phone_numbers, sms_opt_outs};
+use crate::db::ids::{
+    AttachmentId, AuditLogId, ContactId, ContactMethodId, MessageId, OrganizationId,
+};
+use crate::db::message_fields::{Channel, Direction, MessageStatus};
+use crate::db::messages::{self as db_messages, MessageInsertForm, StatusChange};
+use crate::db::phone_numbers::{self, PhoneNumber};
+use crate::db::sms_opt_outs;
 use crate::error::AppError;
-use crate::messages::NewMessage;
-use crate::startup::AppState;
+use crate::metrics::WebhookOutcome;
+use crate::scheduled;
+use crate::state::AppState;
 use crate::twilio::client::Credentials;
 use crate::{twilio, validate};
 
@@ -55,8 +63,23 @@ impl TwilioWebhook {
         Ok(TwilioWebhook { params, signers })
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         param(&self.params, name)
+    }
+
+    /// The signing organisation that owns `number`, and that number.
+    pub async fn number_owner(
+        &self,
+        conn: &mut AsyncPgConnection,
+        number: &str,
+    ) -> Result<Option<(OrganizationId, PhoneNumber)>, AppError> {
+        for signer in &self.signers {
+            let org = signer.settings.organization_id;
+            if let Some(found) = phone_numbers::find_by_number(conn, org, number).await? {
+                return Ok(Some((org, found)));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -80,13 +103,13 @@ pub struct StatusCallbackTarget {
 /// repeated and out-of-order callbacks settle on the right status). The message is the
 /// one the callback URL names, else the one with the callback's SID; its SID is recorded
 /// if the send's own answer has not been yet, and a report carrying another SID than the
-/// message's changes nothing. Unknown messages are acknowledged: Twilio would retry
-/// anything else.
+/// message's changes nothing. Unknown messages are acknowledged (Twilio would retry
+/// anything else), and said to be unknown.
 pub async fn apply_status(
     state: &AppState,
     webhook: &TwilioWebhook,
     named: StatusCallbackTarget,
-) -> Result<(), AppError> {
+) -> Result<WebhookOutcome, AppError> {
     let (Some(sid), Some(reported)) = (webhook.get("MessageSid"), webhook.get("MessageStatus"))
     else {
         return Err(AppError::bad_request(
@@ -96,7 +119,7 @@ pub async fn apply_status(
     };
     let Some(status) = twilio::status(reported) else {
         tracing::debug!(sid, reported, "ignoring a status we do not track");
-        return Ok(());
+        return Ok(WebhookOutcome::Accepted);
     };
     let error_code = webhook
         .get("ErrorCode")
@@ -110,10 +133,10 @@ pub async fn apply_status(
     });
     let opted_out = error_code.as_deref() == Some("21610");
     let change = StatusChange {
-        status,
         external_id: Some(sid.to_string()),
         error_code,
         error_message,
+        ..StatusChange::to(status)
     };
     // Named message and contact: straight to the contact's actor, no look-up. A 21610
     // needs the message's numbers (to record the opt-out), and an account several
@@ -132,7 +155,7 @@ pub async fn apply_status(
             .realtime
             .to_contact(signer.settings.organization_id, contact, report)
             .await??;
-        return Ok(());
+        return Ok(WebhookOutcome::Accepted);
     }
     let mut conn = state.pool.get().await?;
     for signer in &webhook.signers {
@@ -163,10 +186,10 @@ pub async fn apply_status(
             .realtime
             .to_contact(org, message.contact_id, report)
             .await??;
-        return Ok(());
+        return Ok(WebhookOutcome::Accepted);
     }
     tracing::warn!(sid, "status callback for a message we do not know");
-    Ok(())
+    Ok(WebhookOutcome::Unknown)
 }
 
 const OPT_OUT_KEYWORDS: [&str; 8] = [
@@ -202,15 +225,10 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
     let mut conn = state.pool.get().await?;
     // The organisation that owns the number; else, for a number from a messaging
     // service's pool, the one that owns the service.
-    let mut owner = None;
-    for signer in &webhook.signers {
-        if let Some(number) =
-            phone_numbers::find_by_number(&mut conn, signer.settings.organization_id, to).await?
-        {
-            owner = Some((signer.settings.organization_id, Some(number)));
-            break;
-        }
-    }
+    let mut owner = webhook
+        .number_owner(&mut conn, to)
+        .await?
+        .map(|(org, number)| (org, Some(number)));
     if owner.is_none() {
         let service = webhook.get("MessagingServiceSid");
         owner = webhook
@@ -227,27 +245,8 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
         return Ok(());
     };
 
-    let known = contact_methods::find_by_value(&mut conn, org, MethodKind::Phone, &from).await?;
-    let (contact_id, contact_phone_id) = match known {
-        Some(method) => (method.contact_id, Some(method.id)),
-        None => {
-            let new = NewContact {
-                name: validate::display_phone(&from, state.default_region),
-                lead_id: None,
-                partner_id: None,
-                phones: vec![NewPhone {
-                    phone_number: from.clone(),
-                    label: Some("mobile".into()),
-                    is_preferred: true,
-                }],
-                emails: Vec::new(),
-            };
-            let contact_id = contacts::insert(&mut conn, org, state.default_region, new).await?;
-            let phone =
-                contact_methods::find_by_value(&mut conn, org, MethodKind::Phone, &from).await?;
-            (contact_id, phone.map(|phone| phone.id))
-        }
-    };
+    let (contact_id, contact_phone_id) =
+        contact_for_number(&mut conn, org, &from, state.default_region).await?;
 
     // Twilio retries: a message already stored is acknowledged without refetching media.
     if db_messages::find_by_client_id(&mut conn, org, &format!("twilio:{sid}"))
@@ -294,13 +293,13 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
         phone_number_id: number.map(|number| number.id),
         email_address_id: None,
         contact_method_id: contact_phone_id,
-        channel: "sms",
-        direction: "inbound",
+        channel: Channel::Sms,
+        direction: Direction::Inbound,
         body: body.to_string(),
         subject: None,
         from_address: Some(from.clone()),
         to_address: Some(to.to_string()),
-        status: MessageStatus::Received.as_str(),
+        status: MessageStatus::Received,
         source: "webhook",
         ai_origin: None,
         external_id: Some(sid.to_string()),
@@ -312,14 +311,47 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
     let new = NewMessage {
         form,
         attachment_ids,
+        audit: None,
+        handover: None,
     };
-    state
+    let added = state
         .realtime
         .to_contact(org, contact_id, AddMessage(new))
         .await??;
     // A send's default number is the one the contact last wrote to.
     state.caches.forget_recipient(org, contact_id);
+    if added.created {
+        scheduled::contact_replied(state, org, contact_id, added.message.created_at).await?;
+    }
     Ok(())
+}
+
+/// The organisation's contact with the phone number `number` (and that phone's entry),
+/// created, named after the number, when the number is new.
+pub async fn contact_for_number(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    number: &str,
+    region: country::Id,
+) -> Result<(ContactId, Option<ContactMethodId>), AppError> {
+    let known = contact_methods::find_by_value(conn, org, MethodKind::Phone, number).await?;
+    if let Some(method) = known {
+        return Ok((method.contact_id, Some(method.id)));
+    }
+    let new = NewContact {
+        name: validate::display_phone(number, region),
+        lead_id: None,
+        partner_id: None,
+        phones: vec![NewPhone {
+            phone_number: number.to_string(),
+            label: Some("mobile".into()),
+            is_preferred: true,
+        }],
+        emails: Vec::new(),
+    };
+    let contact_id = contacts::insert(conn, org, region, new).await?;
+    let phone = contact_methods::find_by_value(conn, org, MethodKind::Phone, number).await?;
+    Ok((contact_id, phone.map(|phone| phone.id)))
 }
 
 /// Twilio's largest MMS item.
@@ -356,7 +388,7 @@ async fn fetch_media(
         auth_token: auth_token.clone(),
     };
     let mut ids = Vec::new();
-    for index in 0..count.min(crate::attachments::MMS_MAX_FILES) {
+    for index in 0..count.min(twilio::MMS_MAX_FILES) {
         let Some(url) = webhook.get(&format!("MediaUrl{index}")) else {
             continue;
         };
@@ -398,19 +430,13 @@ async fn record_opt_out(
         return Ok(());
     };
     let mut conn = state.pool.get().await?;
-    sms_opt_outs::record(&mut conn, org, contact_number, org_number, keyword).await?;
+    sms_opt_outs::record_and_audit(&mut conn, org, contact_number, org_number, keyword).await?;
     state.caches.forget_recipients();
-    if let Some(method) =
-        contact_methods::find_by_value(&mut conn, org, MethodKind::Phone, contact_number).await?
-    {
-        let details = json!({ "keyword": keyword, "org_number": org_number });
-        audit(&mut conn, org, "sms.opt_out", method.contact_id.0, details).await?;
-    }
     Ok(())
 }
 
 async fn audit(
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &mut AsyncPgConnection,
     org: OrganizationId,
     action: &str,
     contact: uuid::Uuid,

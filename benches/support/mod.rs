@@ -1,5 +1,7 @@
 //! What the benchmarks share: the release server as a process of its own, and small
 //! HTTP helpers.
+// Each bench compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -19,28 +21,47 @@ pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-/// The release server, running against its own fresh database.
+/// The release server, running against its own fresh database, or joining another
+/// node's (`Server::join`).
 pub struct Server {
     pub child: Child,
     pub base: String,
     pub database_url: String,
     data_dir: std::path::PathBuf,
+    /// Whether stopping this node drops the database (the first node's job).
+    owns_database: bool,
 }
 
 impl Server {
     /// Starts `switchboard serve` on a free port with `env` added, and waits until it
     /// answers `/readyz`.
     pub async fn start(name: &str, env: &[(&str, String)]) -> Server {
+        let base_url = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
+        let mut database_url = url::Url::parse(&base_url).unwrap();
+        database_url.set_path(&format!("/switchboard_{name}_{}", std::process::id()));
+        let data_dir =
+            std::env::temp_dir().join(format!("switchboard-{name}-{}", std::process::id()));
+        Server::spawn(database_url.to_string(), data_dir, true, env).await
+    }
+
+    /// Starts another node of the same deployment: the same database and data
+    /// directory (so the same secret key), with `env` added (a shared `REDIS_URL`).
+    pub async fn join(&self, env: &[(&str, String)]) -> Server {
+        Server::spawn(self.database_url.clone(), self.data_dir.clone(), false, env).await
+    }
+
+    async fn spawn(
+        database_url: String,
+        data_dir: std::path::PathBuf,
+        owns_database: bool,
+        env: &[(&str, String)],
+    ) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let base_url = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
-        let mut database_url = url::Url::parse(&base_url).unwrap();
-        database_url.set_path(&format!("/switchboard_{name}_{}", std::process::id()));
-        let data_dir = std::env::temp_dir().join(format!("switchboard-{name}-{port}"));
         // `SWITCHBOARD_BENCH_WRAP="valgrind --tool=callgrind"` (say) runs the server
         // under a profiler.
         let wrap = std::env::var("SWITCHBOARD_BENCH_WRAP").unwrap_or_default();
@@ -55,7 +76,7 @@ impl Server {
         };
         command
             .arg("serve")
-            .env("DATABASE_URL", database_url.as_str())
+            .env("DATABASE_URL", &database_url)
             .env("SWITCHBOARD_ADDR", format!("127.0.0.1:{port}"))
             .env("SWITCHBOARD_DATA_DIR", &data_dir)
             // The level a deployment runs at unless told otherwise: each request's span
@@ -68,8 +89,9 @@ impl Server {
         let server = Server {
             child: command.spawn().expect("the server starts"),
             base: format!("http://127.0.0.1:{port}"),
-            database_url: database_url.to_string(),
+            database_url,
             data_dir,
+            owns_database,
         };
         let http = reqwest::Client::new();
         for _ in 0..1200 {
@@ -84,6 +106,11 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("the server did not come up");
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
     }
 
     /// Runs a `switchboard` CLI command against the server's database.
@@ -120,6 +147,28 @@ impl Server {
         login["token"].as_str().unwrap().to_string()
     }
 
+    /// Registers the sending number +1 415 555 0100 and creates `contacts` contacts, one
+    /// phone each; answers their ids.
+    pub async fn clinic(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+        contacts: usize,
+    ) -> Vec<String> {
+        let number = serde_json::json!({"phone_number": "+14155550100"});
+        self.post(http, "/api/phone-numbers", Some(token), number)
+            .await;
+        let mut ids = Vec::new();
+        for index in 0..contacts {
+            // 415-555-1000 onwards: every one a valid US number, however many there are.
+            let phone = format!("+1415{}", 5_551_000 + index);
+            let contact = serde_json::json!({"name": format!("Bench {index}"), "phones": [{"phone_number": phone}]});
+            let contact = self.post(http, "/api/contacts", Some(token), contact).await;
+            ids.push(contact["id"].as_str().unwrap().to_string());
+        }
+        ids
+    }
+
     pub async fn post(
         &self,
         http: &reqwest::Client,
@@ -140,12 +189,15 @@ impl Server {
         response.json().await.unwrap()
     }
 
-    /// Stops the server and drops its database.
+    /// Stops the server and, unless it joined another node's, drops its database.
     pub async fn stop(mut self) {
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
         let _ = self.child.wait();
+        if !self.owns_database {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.data_dir);
         if let Err(error) = switchboard::db::drop_database(&self.database_url).await {
             eprintln!("could not drop the bench database: {error}");
@@ -154,14 +206,14 @@ impl Server {
 }
 
 /// CPU time used so far, in seconds: by the whole machine (all cores, from `/proc/stat`),
-/// by the server process, by this one and by PostgreSQL's processes, and the time the
+/// by the server processes (every node of `servers`), by this one and by PostgreSQL's processes, and the time the
 /// hypervisor gave this machine's cores to others while they had work (steal). `None`
 /// where `/proc` cannot tell (not Linux).
 ///
 /// Steal is kept apart because it is not work of ours, yet it grows with our load: on
 /// a shared host it was a third of the machine's time, and it varies from minute to
 /// minute, which a single "machine CPU" figure hid.
-pub fn cpu_seconds(server: &Server) -> Option<CpuSeconds> {
+pub fn cpu_seconds(servers: &[&Server]) -> Option<CpuSeconds> {
     fn ticks_per_second() -> f64 {
         100.0 // USER_HZ, fixed at 100 on Linux for /proc
     }
@@ -200,7 +252,10 @@ pub fn cpu_seconds(server: &Server) -> Option<CpuSeconds> {
     Some(CpuSeconds {
         machine: busy / ticks_per_second(),
         stolen: steal / ticks_per_second(),
-        server: process(&server.child.id().to_string())?.1,
+        server: servers
+            .iter()
+            .map(|server| Some(process(&server.child.id().to_string())?.1))
+            .sum::<Option<f64>>()?,
         bench: process("self")?.1,
         postgres,
     })

@@ -14,28 +14,33 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use serde::Serialize;
 use serde_json::json;
+use serde_json::value::RawValue;
 
-use super::delivery::{Deliver, Recorded};
+use super::delivery::{self, Deliver, Recorded};
 use super::org::{Liveness, OrgActor};
-use super::stream::{Audience, OrgStream};
+use super::stream::{OrgStream, Since};
 use super::ws_session::Subscriber;
 use super::ActorDeps;
+use crate::batches::record_messages::{Handover, NewMessage};
 use crate::db::audit_log::{self, AuditEntry};
+use crate::db::calls::{self as db_calls, Call, CallInsertForm, CallStatus, CallUpdateForm};
 use crate::db::contact_reads;
-use crate::db::ids::{AuditLogId, ContactId, MessageId, OrganizationId, UserId};
+use crate::db::ids::{AuditLogId, CallId, ContactId, MessageId, OrganizationId, UserId};
+use crate::db::message_fields::{Channel, Direction, MessageStatus};
 use crate::db::messages::{
-    self as db_messages, Message as StoredMessage, MessageStatus, StatusChange, StatusReport,
+    self as db_messages, Message as StoredMessage, StatusChange, StatusReport,
 };
 use crate::error::AppError;
-use crate::messages::{self, AddedMessage, MessageView, NewMessage, StatusView};
-use crate::protocol::{events, Frame};
+use crate::messages::views::{self, AddedMessage, MessageView, StatusView};
+use crate::protocol::{events, Audience};
 use crate::timestamp;
 
 pub struct ContactActor {
     org: OrganizationId,
     contact: ContactId,
     stream: Rc<RefCell<OrgStream>>,
-    subscribers: Vec<Subscriber>,
+    /// Who views the contact is kept in `liveness`, where events coming back from the
+    /// broker are delivered by the organisation's actor.
     liveness: Rc<Liveness>,
     org_addr: Addr<OrgActor>,
     deps: Arc<ActorDeps>,
@@ -54,14 +59,14 @@ impl ContactActor {
             org,
             contact,
             stream,
-            subscribers: Vec::new(),
             liveness,
             org_addr,
             deps,
         }
     }
 
-    /// Numbers an event, keeps it for resuming clients, and delivers it to the viewers.
+    /// Numbers an event, keeps it for resuming clients, and delivers it to the viewers
+    /// (through the broker, when there is one: see `OrgStream::publish`).
     fn broadcast<T: Serialize>(&mut self, kind: &str, data: &T) {
         let frame = self.stream.borrow_mut().publish(
             Audience::Contact(self.contact),
@@ -69,16 +74,11 @@ impl ContactActor {
             self.contact,
             data,
             true,
+            None,
         );
-        self.deliver(&frame, None);
-    }
-
-    /// Queues a frame for every viewer (except `skip`) without waiting on any of them;
-    /// viewers that are gone or too slow to keep up are dropped.
-    fn deliver(&mut self, frame: &Frame, skip: Option<u64>) {
-        self.subscribers
-            .retain(|subscriber| Some(subscriber.session_id) == skip || subscriber.push(frame));
-        self.liveness.subscribers.set(self.subscribers.len());
+        if let Some(frame) = frame {
+            self.liveness.deliver(&frame, None);
+        }
     }
 
     /// Tells the organisation's sessions that the contact's conversation moved on.
@@ -89,32 +89,35 @@ impl ContactActor {
             self.contact,
             update,
             true,
+            None,
         );
     }
 
-    /// Hands a message just recorded or requeued to delivery: one `queued`, or one
-    /// recorded `sending` (claimed as it was recorded, see `messages::send`).
-    fn hand_to_delivery(&self, message: &StoredMessage, view: &MessageView) {
-        let outgoing = message.direction == "outbound" && !message.private;
-        let status = message.status.as_str();
-        if outgoing
-            && (status == MessageStatus::Queued.as_str()
-                || status == MessageStatus::Sending.as_str())
-        {
-            self.deps.delivery.do_send(Deliver {
-                org: self.org_addr.clone(),
-                organization_id: self.org,
-                contact: self.contact,
-                message_id: message.id,
-                recorded: Some(Recorded {
-                    message: message.clone(),
-                    has_attachments: !view.attachments.is_empty(),
-                }),
-            });
-        }
+    /// Hands a message just recorded or requeued to delivery, as admitted (see
+    /// `Handover`). `reconcile_since`: since when the carrier may already have it (see
+    /// `Deliver`).
+    fn hand_to_delivery(
+        &self,
+        message: &StoredMessage,
+        view: &MessageView,
+        handover: Handover,
+        reconcile_since: Option<DateTime<Utc>>,
+    ) {
+        self.deps.delivery.do_send(Deliver {
+            org: self.org_addr.clone(),
+            organization_id: self.org,
+            contact: self.contact,
+            message_id: message.id,
+            recorded: Some(Recorded {
+                message: message.clone(),
+                has_attachments: !view.attachments.is_empty(),
+                handover,
+            }),
+            reconcile_since,
+        });
     }
 
-    fn on_new_message(&mut self, added: &AddedMessage) {
+    fn on_new_message(&mut self, added: &AddedMessage, handover: Option<Handover>) {
         let message = &added.message;
         self.broadcast(events::MESSAGE_NEW, &added.json);
         let contacted = !message.private;
@@ -123,14 +126,14 @@ impl ContactActor {
             last_contacted_at: contacted.then_some(message.created_at),
             last_message: Some(LastMessage {
                 id: message.id,
-                direction: message.direction.clone(),
-                channel: message.channel.clone(),
+                direction: message.direction,
+                channel: message.channel,
                 preview: message.body.chars().take(PREVIEW_CHARS).collect(),
                 created_at: message.created_at,
             }),
             read: None,
         });
-        if message.direction == "inbound" {
+        if message.direction == Direction::Inbound {
             let toast = json!({
                 "message_id": message.id,
                 "channel": message.channel,
@@ -143,9 +146,12 @@ impl ContactActor {
                 self.contact,
                 &toast,
                 true,
+                None,
             );
         }
-        self.hand_to_delivery(message, &added.view);
+        if let Some(handover) = handover {
+            self.hand_to_delivery(message, &added.view, handover, None);
+        }
     }
 }
 
@@ -173,8 +179,8 @@ struct ContactUpdate {
 #[derive(Debug, Serialize)]
 struct LastMessage {
     id: MessageId,
-    direction: String,
-    channel: String,
+    direction: Direction,
+    channel: Channel,
     preview: String,
     #[serde(serialize_with = "timestamp::serialize")]
     created_at: DateTime<Utc>,
@@ -200,8 +206,9 @@ impl Handler<AddMessage> for ContactActor {
         AtomicResponse::new(Box::pin(
             async move {
                 let has_attachments = !new.attachment_ids.is_empty();
+                let handover = new.handover;
                 let (message, created) = deps.records.submit(new).await?;
-                let view = messages::fresh_view(
+                let view = views::fresh_view(
                     &deps.pool,
                     &deps.caches,
                     message.clone(),
@@ -209,18 +216,86 @@ impl Handler<AddMessage> for ContactActor {
                     deps.region,
                 )
                 .await?;
-                AddedMessage::new(message, view, created)
+                Ok((AddedMessage::new(message, view, created)?, handover))
             }
             .into_actor(self)
-            .map(|result, actor, _| {
-                if let Ok(added) = &result {
-                    if added.created {
-                        actor.on_new_message(added);
-                    }
+            .map(|result: Result<_, AppError>, actor, _| {
+                let (added, handover) = result?;
+                if added.created {
+                    actor.on_new_message(&added, handover);
                 }
-                result
+                Ok(added)
             }),
         ))
+    }
+}
+
+/// The contact's answer to a text, played by the demo's sandbox carrier (so that a
+/// newcomer has someone to talk to): recorded and broadcast as an inbound message.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SandboxReply {
+    pub to: MessageId,
+}
+
+/// What the demo's contacts answer, one picked by the message they answer.
+const SANDBOX_REPLIES: [&str; 4] = [
+    "Thanks, got it! 👍",
+    "Great, see you then.",
+    "Perfect, thank you!",
+    "Could you call me back when you have a minute?",
+];
+
+impl Handler<SandboxReply> for ContactActor {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, reply: SandboxReply, ctx: &mut Context<Self>) -> Self::Result {
+        let (org, deps, me) = (self.org, self.deps.clone(), ctx.address());
+        Box::pin(
+            async move {
+                let sent = db_messages::get(&mut *deps.pool.get().await?, org, reply.to).await?;
+                if sent.channel != Channel::Sms || sent.direction != Direction::Outbound {
+                    return Ok(());
+                }
+                let pick = reply.to.0.as_bytes()[15] as usize % SANDBOX_REPLIES.len();
+                let form = db_messages::MessageInsertForm {
+                    id: MessageId::generate(),
+                    organization_id: org,
+                    contact_id: sent.contact_id,
+                    phone_number_id: sent.phone_number_id,
+                    email_address_id: None,
+                    contact_method_id: sent.contact_method_id,
+                    channel: Channel::Sms,
+                    direction: Direction::Inbound,
+                    body: SANDBOX_REPLIES[pick].into(),
+                    subject: None,
+                    from_address: sent.to_address,
+                    to_address: sent.from_address,
+                    status: MessageStatus::Received,
+                    source: "sandbox",
+                    ai_origin: None,
+                    external_id: None,
+                    client_id: None,
+                    private: false,
+                    sender_user_id: None,
+                };
+                me.send(AddMessage(NewMessage {
+                    form,
+                    attachment_ids: Vec::new(),
+                    audit: None,
+                    handover: None,
+                }))
+                .await
+                .map_err(AppError::internal)??;
+                Ok::<_, AppError>(())
+            }
+            .into_actor(self)
+            .map(|result, _, _| {
+                if let Err(error) = result {
+                    tracing::warn!(%error, "the sandbox could not answer as the contact");
+                }
+            }),
+        )
     }
 }
 
@@ -250,6 +325,11 @@ impl Handler<ApplyStatus> for ContactActor {
                 .into_actor(self)
                 .map(|result: Result<Option<StatusView>, AppError>, actor, _| {
                     if let Ok(Some(standing)) = &result {
+                        if standing.status == MessageStatus::Delivered {
+                            if let Some(sent) = standing.id.created_at() {
+                                crate::metrics::delivered(standing.updated_at - sent);
+                            }
+                        }
                         actor.broadcast(events::MESSAGE_STATUS, standing);
                     }
                     result
@@ -276,11 +356,15 @@ impl Handler<Redeliver> for ContactActor {
             contact: self.contact,
             message_id: redeliver.message_id,
             recorded: None,
+            reconcile_since: None,
         });
     }
 }
 
-/// Puts a failed message back in the queue and hands it to delivery again.
+/// Puts a failed message back in the queue and hands it to delivery again. A message
+/// delivery gave up on may have reached the carrier all the same (its answers were lost):
+/// delivery asks the carrier before sending it again, and one whose carrier id arrived
+/// after all is not retried.
 #[derive(Message)]
 #[rtype(result = "Result<MessageView, AppError>")]
 pub struct RetryMessage {
@@ -296,20 +380,27 @@ impl Handler<RetryMessage> for ContactActor {
             async move {
                 let config = deps.caches.org(org).await?;
                 let mut conn = deps.pool.get().await?;
+                let failed = db_messages::get(&mut conn, org, retry.id).await?;
+                let gave_up = failed.error_code.as_deref() == Some(delivery::GAVE_UP);
+                if let (true, Some(sid)) = (gave_up, &failed.external_id) {
+                    return Err(AppError::Conflict(format!(
+                        "the carrier has this message after all ({sid}): it was sent, and is not sent again"
+                    )));
+                }
                 let message = db_messages::requeue_failed(&mut conn, org, retry.id)
                     .await?
                     .ok_or_else(|| {
                         AppError::Conflict("only failed messages can be retried".into())
                     })?;
-                let view = messages::view(&mut conn, &config, message.clone(), deps.region).await?;
-                Ok((message, view))
+                let view = views::view(&mut conn, &config, message.clone(), deps.region).await?;
+                Ok((message, view, gave_up.then_some(failed.created_at)))
             }
             .into_actor(self)
             .map(
-                |result: Result<(StoredMessage, MessageView), AppError>, actor, _| {
-                    let (message, view) = result?;
+                |result: Result<_, AppError>, actor, _| {
+                    let (message, view, reconcile_since) = result?;
                     actor.broadcast(events::MESSAGE_STATUS, &StatusView::from(&message));
-                    actor.hand_to_delivery(&message, &view);
+                    actor.hand_to_delivery(&message, &view, Handover::Queued, reconcile_since);
                     Ok(view)
                 },
             ),
@@ -343,7 +434,7 @@ impl Handler<EditMessage> for ContactActor {
                                 .into(),
                         )
                     })?;
-                messages::view(&mut conn, &config, message, deps.region).await
+                views::view(&mut conn, &config, message, deps.region).await
             }
             .into_actor(self)
             .map(|result: Result<MessageView, AppError>, actor, _| {
@@ -412,6 +503,67 @@ impl Handler<DeleteMessage> for ContactActor {
     }
 }
 
+/// Records a new call with the contact and broadcasts it; the call moves the contact's
+/// `last_contacted_at` as a message does.
+#[derive(Message)]
+#[rtype(result = "Result<Call, AppError>")]
+pub struct AddCall(pub CallInsertForm);
+
+impl Handler<AddCall> for ContactActor {
+    type Result = AtomicResponse<Self, Result<Call, AppError>>;
+
+    fn handle(&mut self, AddCall(form): AddCall, _: &mut Context<Self>) -> Self::Result {
+        let pool = self.deps.pool.clone();
+        AtomicResponse::new(Box::pin(
+            async move { Ok(db_calls::record(&mut *pool.get().await?, &form).await?) }
+                .into_actor(self)
+                .map(|result: Result<Call, AppError>, actor, _| {
+                    let call = result?;
+                    actor.broadcast(events::CALL_NEW, &call);
+                    actor.announce_to_org(&ContactUpdate {
+                        contact_id: actor.contact,
+                        last_contacted_at: Some(call.created_at),
+                        last_message: None,
+                        read: None,
+                    });
+                    Ok(call)
+                }),
+        ))
+    }
+}
+
+/// Changes one of the contact's calls if its status is one of `from`; a report that
+/// would move the status backwards changes nothing and broadcasts nothing (`None`).
+#[derive(Message)]
+#[rtype(result = "Result<Option<Call>, AppError>")]
+pub struct UpdateCall {
+    pub id: CallId,
+    pub from: Vec<CallStatus>,
+    pub form: CallUpdateForm,
+}
+
+impl Handler<UpdateCall> for ContactActor {
+    type Result = AtomicResponse<Self, Result<Option<Call>, AppError>>;
+
+    fn handle(&mut self, update: UpdateCall, _: &mut Context<Self>) -> Self::Result {
+        let (pool, org, contact) = (self.deps.pool.clone(), self.org, self.contact);
+        AtomicResponse::new(Box::pin(
+            async move {
+                let mut conn = pool.get().await?;
+                let (id, from, form) = (update.id, &update.from, &update.form);
+                Ok(db_calls::update(&mut conn, org, contact, id, from, form).await?)
+            }
+            .into_actor(self)
+            .map(|result: Result<Option<Call>, AppError>, actor, _| {
+                if let Ok(Some(call)) = &result {
+                    actor.broadcast(events::CALL_UPDATED, call);
+                }
+                result
+            }),
+        ))
+    }
+}
+
 /// The operator has read the contact's conversation up to now.
 #[derive(Message)]
 #[rtype(result = "Result<DateTime<Utc>, AppError>")]
@@ -455,7 +607,7 @@ impl Handler<MarkRead> for ContactActor {
 #[rtype(result = "()")]
 pub struct Subscribe {
     pub subscriber: Subscriber,
-    pub since: Option<u64>,
+    pub since: Option<Since>,
 }
 
 impl Handler<Subscribe> for ContactActor {
@@ -463,17 +615,16 @@ impl Handler<Subscribe> for ContactActor {
 
     fn handle(&mut self, subscribe: Subscribe, _: &mut Context<Self>) {
         let session_id = subscribe.subscriber.session_id;
-        self.subscribers
-            .retain(|existing| existing.session_id != session_id);
+        let mut viewers = self.liveness.viewers.borrow_mut();
+        viewers.retain(|existing| existing.session_id != session_id);
         let welcomed = self.stream.borrow_mut().welcome(
             &subscribe.subscriber,
             Audience::Contact(self.contact),
-            subscribe.since,
+            subscribe.since.as_ref(),
         );
         if welcomed {
-            self.subscribers.push(subscribe.subscriber);
+            viewers.push(subscribe.subscriber);
         }
-        self.liveness.subscribers.set(self.subscribers.len());
     }
 }
 
@@ -487,9 +638,10 @@ impl Handler<Unsubscribe> for ContactActor {
     type Result = ();
 
     fn handle(&mut self, unsubscribe: Unsubscribe, _: &mut Context<Self>) {
-        self.subscribers
-            .retain(|subscriber| subscriber.session_id != unsubscribe.session_id);
-        self.liveness.subscribers.set(self.subscribers.len());
+        self.liveness
+            .viewers
+            .borrow_mut()
+            .retain(|viewer| viewer.session_id != unsubscribe.session_id);
     }
 }
 
@@ -516,8 +668,36 @@ impl Handler<Typing> for ContactActor {
             self.contact,
             &data,
             false,
+            Some(typing.session_id),
         );
-        self.deliver(&frame, Some(typing.session_id));
+        if let Some(frame) = frame {
+            self.liveness.deliver(&frame, Some(typing.session_id));
+        }
+    }
+}
+
+/// One of the contact's scheduled messages changed (`messaging.scheduled.*`): its
+/// viewers and the organisation's subscribers (the operator queue) hear of it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ScheduledChanged {
+    pub kind: &'static str,
+    pub data: Box<RawValue>,
+}
+
+impl Handler<ScheduledChanged> for ContactActor {
+    type Result = ();
+
+    fn handle(&mut self, changed: ScheduledChanged, _: &mut Context<Self>) {
+        self.broadcast(changed.kind, &changed.data);
+        self.stream.borrow_mut().publish(
+            Audience::Org,
+            changed.kind,
+            self.contact,
+            &changed.data,
+            true,
+            None,
+        );
     }
 }
 

@@ -4,11 +4,18 @@
 //!
 //! Exactly once: the queued message *is* the outbox (committed before the API
 //! answered). A delivery first claims it (`queued → sending`, a forward-only update
-//! only one claimant can win), then sends. Refused connections and 429s are retried
-//! with exponential backoff and jitter (honouring `Retry-After`); an ambiguous failure
-//! (timeout, 5xx) is first reconciled with Twilio's own list of messages, so a message
-//! Twilio already has is adopted rather than sent again. After the last attempt the
-//! message is `failed` with the reason.
+//! only one claimant can win, naming this run: see `db::run_locks`), then sends.
+//! Refused connections and 429s are retried with exponential backoff and jitter
+//! (honouring `Retry-After`); before any retry the message is read again, and one whose
+//! carrier id arrived meanwhile (Twilio may call back before it answers) is left alone;
+//! an ambiguous failure (timeout, 5xx) is first reconciled with Twilio's own list of
+//! messages, read back to the attempt's start, so a message Twilio already has is
+//! adopted rather than sent again. After the last attempt a message the carrier has no
+//! id for is `failed` with the reason; one it has is never failed by giving up.
+
+mod carrier;
+mod email;
+mod sms;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,18 +29,25 @@ use tokio::sync::Semaphore;
 use super::contact::ApplyStatus;
 use super::org::{OrgActor, ToContact};
 use super::sandbox::{self, SandboxTransport};
+use crate::batches::record_messages::Handover;
 use crate::cache::Caches;
 use crate::db::ids::{ContactId, MessageId, OrganizationId};
 use crate::db::message_attachments::Attachment;
-use crate::db::messages::{self as db_messages, Message, MessageStatus, StatusChange, StatusView};
-use crate::db::organization_settings::OrganizationSettings;
-use crate::db::{message_attachments, sms_opt_outs, DbPool};
+use crate::db::message_fields::{Channel, MessageStatus};
+use crate::db::messages::{self as db_messages, Message, StatusChange, StatusView};
+use crate::db::run_locks::RunLease;
+use crate::db::{message_attachments, DbPool};
 use crate::error::AppError;
-use crate::mail::{self, MailAttachment, MailOutcome, OutgoingEmail, SmtpServer};
+use crate::mail::OutgoingEmail;
 use crate::pacing::Pacing;
 use crate::secrets::SecretKey;
 use crate::storage::Storage;
-use crate::twilio::client::{Credentials, OutgoingSms, SendOutcome, TwilioClient};
+use crate::twilio::client::{OutgoingSms, TwilioClient};
+use carrier::Carrier;
+use email::mail_domain;
+use sms::check_status;
+
+pub use carrier::has_carrier;
 
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
@@ -49,6 +63,9 @@ pub struct DeliveryConfig {
     /// send (it can) still finds its message before the carrier id is recorded, and goes
     /// to its contact's actor without a look-up.
     pub status_callback: String,
+    /// At most this many questions to Twilio about a message's status at once (see
+    /// [`Settle`]), so a backlog of them never crowds out sends.
+    pub status_checks: usize,
 }
 
 pub struct DeliveryActor {
@@ -61,6 +78,7 @@ pub struct DeliveryActor {
 /// What every delivery job shares: the ways out, and the limits on using them.
 struct Carriers {
     pool: DbPool,
+    run: Arc<RunLease>,
     caches: Arc<Caches>,
     secrets: SecretKey,
     twilio: TwilioClient,
@@ -68,12 +86,15 @@ struct Carriers {
     storage: Arc<Storage>,
     config: DeliveryConfig,
     permits: Semaphore,
+    status_checks: Semaphore,
     pacing: Arc<Pacing>,
 }
 
 impl DeliveryActor {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         pool: DbPool,
+        run: Arc<RunLease>,
         caches: Arc<Caches>,
         secrets: SecretKey,
         twilio: TwilioClient,
@@ -84,12 +105,14 @@ impl DeliveryActor {
         DeliveryActor {
             carriers: Arc::new(Carriers {
                 pool,
+                run,
                 caches,
                 secrets,
                 twilio,
                 sandbox,
                 storage,
                 permits: Semaphore::new(config.concurrency.max(1)),
+                status_checks: Semaphore::new(config.status_checks.max(1)),
                 pacing: Arc::new(Pacing::new(config.per_number_interval)),
                 config,
             }),
@@ -119,12 +142,17 @@ pub struct Deliver {
     /// recorded `sending` was claimed for this hand-over as it was recorded, its pacing
     /// slot already taken (see `messages::send`).
     pub recorded: Option<Recorded>,
+    /// Since when the carrier may already have this message, if it may: a retry of one
+    /// that delivery gave up on without knowing whether Twilio took it.
+    pub reconcile_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Clone)]
 pub struct Recorded {
     pub message: Message,
     pub has_attachments: bool,
+    /// As the send was admitted: `Claimed` for one recorded `sending` for this hand-over.
+    pub handover: Handover,
 }
 
 impl Handler<Deliver> for DeliveryActor {
@@ -173,43 +201,46 @@ impl Handler<Finished> for DeliveryActor {
     }
 }
 
-/// Whether the organisation has a carrier for `channel`; without one its messages go to
-/// the sandbox.
-pub fn has_carrier(settings: &OrganizationSettings, channel: &str) -> bool {
-    match channel {
-        "sms" => {
-            settings.twilio_account_sid.is_some() && settings.twilio_auth_token_encrypted.is_some()
-        }
-        "email" => settings.smtp_host.is_some(),
-        _ => false,
+/// Asks the carrier where a message it took stands, and applies the answer through the
+/// contact's actor like a status callback (forward only). For messages whose callbacks
+/// were lost (see `db::messages::take_unsettled`). At most `status_checks` questions are
+/// asked at once, each taking at least `STATUS_CHECK_PACE`, so a backlog never floods
+/// the carrier's API.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Settle {
+    pub org: Addr<OrgActor>,
+    pub organization_id: OrganizationId,
+    pub contact: ContactId,
+    pub message_id: MessageId,
+    pub sid: String,
+}
+
+const STATUS_CHECK_PACE: Duration = Duration::from_millis(250);
+
+impl Handler<Settle> for DeliveryActor {
+    type Result = ();
+
+    fn handle(&mut self, settle: Settle, _: &mut Context<Self>) {
+        let carriers = self.carriers.clone();
+        actix::spawn(async move {
+            let message_id = settle.message_id;
+            if let Err(error) = check_status(&carriers, settle).await {
+                tracing::warn!(%message_id, error = %error, "could not ask the carrier where a message stands");
+            }
+        });
     }
 }
 
-/// The domain of the sender's address, for the Message-ID.
-fn mail_domain(from: &str) -> &str {
-    from.rsplit_once('@')
-        .map_or("switchboard.local", |(_, domain)| domain)
-}
-
-/// How long a message may sit in `sending` without a carrier id before it is taken as
-/// abandoned by a stopped server (retries and pacing of a live one end well within it).
+/// How long a message may sit in `sending` without a carrier id before its own run takes
+/// it up again (its job ended without an answer, say on a database error). Retries and
+/// pacing of a live job end well within it. Another run takes a claim over only once its
+/// run is gone (at once, see `db::run_locks`), never by this clock.
 pub const STALE_SENDING: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
-/// What Twilio's list of messages says of one the server may have sent.
-enum Reconciled {
-    Found(String),
-    Absent,
-    /// The look-up failed (why): the message may or may not be there.
-    Unknown(String),
-}
-
-/// Where a message goes.
-enum Carrier {
-    /// The account, and the messaging service its messages belong to, if any.
-    Twilio(Credentials, Option<String>),
-    /// The organisation's mail server and the sender's display name.
-    Smtp(SmtpServer, Option<String>),
-}
+/// The error code of a message delivery gave up on: a retry of it asks the carrier first
+/// (see `contact::RetryMessage`).
+pub const GAVE_UP: &str = "delivery_failed";
 
 /// One message's way to its carrier.
 struct Job {
@@ -224,10 +255,8 @@ impl Job {
             Some(Recorded {
                 message,
                 has_attachments,
-            }) => {
-                let claimed = message.status == MessageStatus::Sending.as_str();
-                (message, has_attachments, claimed)
-            }
+                handover,
+            }) => (message, has_attachments, handover == Handover::Claimed),
             None => {
                 let mut conn = self.carriers.pool.get().await?;
                 let Some(message) = db_messages::get(&mut conn, org, self.deliver.message_id)
@@ -241,77 +270,22 @@ impl Job {
             }
         };
         // A queued message is ours once claimed (one recorded `sending` was claimed as it
-        // was recorded); one left `sending` (without a carrier id) by a server that
-        // stopped mid-send is taken over after a long silence, and reconciled with the
-        // carrier before it is sent again.
-        let recovering = !claimed
-            && message.status == MessageStatus::Sending.as_str()
-            && message.external_id.is_none()
-            && message.updated_at < chrono::Utc::now() - STALE_SENDING;
-        if message.status != MessageStatus::Queued.as_str() && !recovering && !claimed {
+        // was recorded); one left `sending` without a carrier id may be taken over (its
+        // run is gone, or it is this run's own and silent for long), and is then reconciled with the
+        // carrier from its claim on before it is sent again.
+        let taking_over =
+            !claimed && message.status == MessageStatus::Sending && message.external_id.is_none();
+        if message.status != MessageStatus::Queued && !taking_over && !claimed {
             return Ok(());
         }
         let config = self.carriers.caches.org(org).await?;
-        let settings = &config.settings;
-        let carrier = match (message.channel.as_str(), settings) {
-            (
-                "sms",
-                OrganizationSettings {
-                    twilio_account_sid: Some(account_sid),
-                    twilio_auth_token_encrypted: Some(_),
-                    ..
-                },
-            ) => Carrier::Twilio(
-                Credentials {
-                    account_sid: account_sid.clone(),
-                    auth_token: config.twilio_auth_token.clone().ok_or_else(|| {
-                        AppError::internal(anyhow::anyhow!(
-                            "the stored Twilio auth token does not decrypt with this server's key"
-                        ))
-                    })?,
-                },
-                settings.twilio_messaging_service_sid.clone(),
-            ),
-            (
-                "email",
-                OrganizationSettings {
-                    smtp_host: Some(host),
-                    ..
-                },
-            ) => {
-                let password = match &settings.smtp_password_encrypted {
-                    Some(stored) => Some(
-                        self.carriers
-                            .secrets
-                            .decrypt(stored)
-                            .map_err(AppError::internal)?,
-                    ),
-                    None => None,
-                };
-                let from_name = config
-                    .email_addresses
-                    .iter()
-                    .find(|address| Some(address.id) == message.email_address_id)
-                    .and_then(|address| address.display_name.clone());
-                Carrier::Smtp(
-                    SmtpServer {
-                        host: host.clone(),
-                        port: settings.smtp_port.and_then(|port| u16::try_from(port).ok()),
-                        username: settings.smtp_username.clone(),
-                        password,
-                        security: settings.smtp_security.clone(),
-                    },
-                    from_name,
-                )
-            }
-            _ => {
-                self.carriers.sandbox.do_send(sandbox::Deliver {
-                    org: self.deliver.org.clone(),
-                    contact: self.deliver.contact,
-                    message_id: message.id,
-                });
-                return Ok(());
-            }
+        let Some(carrier) = Carrier::for_message(&config, &self.carriers.secrets, &message)? else {
+            self.carriers.sandbox.do_send(sandbox::Deliver {
+                org: self.deliver.org.clone(),
+                contact: self.deliver.contact,
+                message_id: message.id,
+            });
+            return Ok(());
         };
         // A message waiting for its sender's pacing slot stays queued, not claimed: a
         // long wait must not look like a send abandoned by a stopped server (another
@@ -322,11 +296,12 @@ impl Job {
             self.wait_for_slot(from).await;
         }
         let ours = claimed
-            || if recovering {
+            || if taking_over {
                 db_messages::reclaim_sending(
                     &mut *self.carriers.pool.get().await?,
                     org,
                     message.id,
+                    self.carriers.run.key(),
                     chrono::Utc::now() - STALE_SENDING,
                 )
                 .await?
@@ -337,6 +312,12 @@ impl Job {
         if !ours {
             return Ok(());
         }
+        // Since when the carrier may have the message: from the claim taken over (its
+        // `updated_at` as read before taking it), or as the hand-over says.
+        let reconcile_since = match taking_over {
+            true => Some(message.updated_at),
+            false => self.deliver.reconcile_since,
+        };
         let (Some(to), Some(from)) = (
             message.to_address.as_deref(),
             message.from_address.as_deref(),
@@ -367,7 +348,7 @@ impl Job {
                     media_urls: &media_urls,
                     status_callback: &status_callback,
                 };
-                self.send_sms(&message, &credentials, &sms, recovering)
+                self.send_sms(&message, &credentials, &sms, reconcile_since)
                     .await
             }
             Carrier::Smtp(server, from_name) => {
@@ -389,194 +370,6 @@ impl Job {
         }
     }
 
-    async fn send_sms(
-        &self,
-        message: &Message,
-        credentials: &Credentials,
-        sms: &OutgoingSms<'_>,
-        recovering: bool,
-    ) -> Result<(), AppError> {
-        // Twilio may already have the message (a stopped server's send, or an answer lost
-        // to a timeout or 5xx): it is then looked for before it is sent again, adopted if
-        // found, and never sent while the look-up itself fails.
-        let mut unsure = recovering;
-        let mut last_reason = String::new();
-        let attempts = self.carriers.config.max_attempts;
-        for attempt in 0..attempts {
-            // The first attempt's slot was taken before the claim.
-            if attempt > 0 {
-                self.wait_for_slot(sms.from).await;
-            }
-            let wait = 'attempt: {
-                if unsure {
-                    match self.reconcile(credentials, sms, message).await? {
-                        Reconciled::Found(sid) => return self.accepted(message, sid).await,
-                        Reconciled::Absent => unsure = false,
-                        Reconciled::Unknown(reason) => {
-                            last_reason = reason;
-                            break 'attempt None;
-                        }
-                    }
-                }
-                let outcome = {
-                    let _permit = self.carrier_permit().await?;
-                    self.carriers.twilio.send(credentials, sms).await
-                };
-                match outcome {
-                    SendOutcome::Accepted { sid } => return self.accepted(message, sid).await,
-                    SendOutcome::Rejected {
-                        code,
-                        message: reason,
-                    } => {
-                        if code == "21610" {
-                            let org = self.deliver.organization_id;
-                            sms_opt_outs::record(
-                                &mut *self.carriers.pool.get().await?,
-                                org,
-                                sms.to,
-                                sms.from,
-                                "21610",
-                            )
-                            .await?;
-                            self.carriers.caches.forget_recipients();
-                        }
-                        let explained =
-                            crate::twilio::error_message(&code).map_or(reason, str::to_string);
-                        return self.fail(message, &code, &explained).await;
-                    }
-                    SendOutcome::RetryLater { after, reason } => {
-                        last_reason = reason;
-                        after
-                    }
-                    SendOutcome::Ambiguous { reason } => {
-                        unsure = true;
-                        last_reason = reason;
-                        None
-                    }
-                }
-            };
-            if attempt + 1 < attempts {
-                tokio::time::sleep(wait.unwrap_or_else(|| self.backoff(attempt))).await;
-            }
-        }
-        if unsure {
-            if let Reconciled::Found(sid) = self.reconcile(credentials, sms, message).await? {
-                return self.accepted(message, sid).await;
-            }
-        }
-        self.give_up(message, "Twilio", &last_reason).await
-    }
-
-    /// Looks for this message among those Twilio has: one with the same numbers and text,
-    /// created since this attempt's record last changed (its creation, its requeue after
-    /// a failure, or the claim a stopped server left), that is no other message's.
-    async fn reconcile(
-        &self,
-        credentials: &Credentials,
-        sms: &OutgoingSms<'_>,
-        message: &Message,
-    ) -> Result<Reconciled, AppError> {
-        let listed = {
-            let _permit = self.carrier_permit().await?;
-            self.carriers
-                .twilio
-                .find_sent(credentials, sms, message.updated_at)
-                .await
-        };
-        let candidates = match listed {
-            Ok(candidates) => candidates,
-            Err(error) => {
-                return Ok(Reconciled::Unknown(format!(
-                    "could not ask Twilio whether it has the message: {error}"
-                )))
-            }
-        };
-        if candidates.is_empty() {
-            return Ok(Reconciled::Absent);
-        }
-        let taken = db_messages::carrier_ids_taken(
-            &mut *self.carriers.pool.get().await?,
-            self.deliver.organization_id,
-            message.id,
-            &candidates,
-        )
-        .await?;
-        Ok(candidates
-            .into_iter()
-            .find(|sid| !taken.contains(sid))
-            .map_or(Reconciled::Absent, Reconciled::Found))
-    }
-
-    /// SMTP has no delivery reports: a message the server accepted is `sent`.
-    async fn send_email(
-        &self,
-        message: &Message,
-        server: &SmtpServer,
-        email: &OutgoingEmail<'_>,
-    ) -> Result<(), AppError> {
-        let mut last_reason = String::new();
-        for attempt in 0..self.carriers.config.max_attempts {
-            let outcome = {
-                let _permit = self.carrier_permit().await?;
-                mail::send(server, email).await
-            };
-            match outcome {
-                MailOutcome::Sent => {
-                    let sent = StatusChange {
-                        status: MessageStatus::Sent,
-                        external_id: Some(email.message_id.clone()),
-                        error_code: None,
-                        error_message: None,
-                    };
-                    self.report(message, sent).await?;
-                    return Ok(());
-                }
-                MailOutcome::Rejected(reply) => {
-                    return self.fail(message, "smtp_rejected", &reply).await
-                }
-                MailOutcome::RetryLater(reason) => last_reason = reason,
-            }
-            if attempt + 1 < self.carriers.config.max_attempts {
-                tokio::time::sleep(self.backoff(attempt)).await;
-            }
-        }
-        self.give_up(message, "The mail server", &last_reason).await
-    }
-
-    /// Fresh URLs Twilio can fetch the message's attachments from (one `MediaUrl` each).
-    async fn media_urls(&self, message: &Message) -> Result<Vec<String>, AppError> {
-        let mut urls = Vec::new();
-        for attachment in self.attachments(message).await? {
-            urls.push(
-                self.carriers
-                    .storage
-                    .url(&attachment.storage_key)
-                    .await
-                    .map_err(AppError::internal)?,
-            );
-        }
-        Ok(urls)
-    }
-
-    /// The message's files, read back from storage to travel inside the email.
-    async fn mail_attachments(&self, message: &Message) -> Result<Vec<MailAttachment>, AppError> {
-        let mut files = Vec::new();
-        for attachment in self.attachments(message).await? {
-            let bytes = self
-                .carriers
-                .storage
-                .get(&attachment.storage_key)
-                .await
-                .map_err(AppError::internal)?;
-            files.push(MailAttachment {
-                file_name: attachment.file_name,
-                content_type: attachment.content_type,
-                bytes: bytes.to_vec(),
-            });
-        }
-        Ok(files)
-    }
-
     async fn attachments(&self, message: &Message) -> Result<Vec<Attachment>, AppError> {
         let mut conn = self.carriers.pool.get().await?;
         let org = self.deliver.organization_id;
@@ -592,47 +385,36 @@ impl Job {
         let attempts = self.carriers.config.max_attempts;
         let reason =
             format!("{carrier} did not take the message after {attempts} attempts: {last_reason}");
-        self.fail(message, "delivery_failed", &reason).await
+        self.fail(message, GAVE_UP, &reason).await
     }
 
     /// Moves the message to `sending`; false when someone else already did.
     async fn claim(&self, message: &Message) -> Result<bool, AppError> {
-        let claimed = self.report(
-            message,
-            StatusChange {
-                status: MessageStatus::Sending,
-                external_id: None,
-                error_code: None,
-                error_message: None,
-            },
-        );
+        let claimed = self.report(message, StatusChange::to(MessageStatus::Sending));
         Ok(claimed.await?.is_some())
     }
 
     /// The carrier took the message and named it: its id is recorded (the status stays
     /// `sending`; the carrier's callbacks move it on).
     async fn accepted(&self, message: &Message, sid: String) -> Result<(), AppError> {
+        crate::metrics::handed_over(Channel::Sms, chrono::Utc::now() - message.created_at);
         let accepted = StatusChange {
-            status: MessageStatus::Sending,
             external_id: Some(sid),
-            error_code: None,
-            error_message: None,
+            ..StatusChange::to(MessageStatus::Sending)
         };
         self.report(message, accepted).await?;
         Ok(())
     }
 
+    /// Fails the message, unless the carrier has it after all: its id arrived meanwhile.
     async fn fail(&self, message: &Message, code: &str, reason: &str) -> Result<(), AppError> {
-        self.report(
-            message,
-            StatusChange {
-                status: MessageStatus::Failed,
-                external_id: None,
-                error_code: Some(code.to_string()),
-                error_message: Some(reason.to_string()),
-            },
-        )
-        .await?;
+        let failed = StatusChange {
+            error_code: Some(code.to_string()),
+            error_message: Some(reason.to_string()),
+            unless_carrier_has_it: true,
+            ..StatusChange::to(MessageStatus::Failed)
+        };
+        self.report(message, failed).await?;
         Ok(())
     }
 

@@ -1,12 +1,13 @@
 //! `Housekeeper`: removes uploads no message took (row first, so a send racing the
-//! cleanup either links the upload or finds it gone; then the file).
+//! cleanup either links the upload or finds it gone; then the file), and failed logins
+//! older than the login throttle's window.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::db::{message_attachments, DbPool};
+use crate::db::{login_failures, message_attachments, DbPool};
 use crate::error::AppError;
 use crate::storage::Storage;
 
@@ -41,6 +42,14 @@ impl Housekeeper {
             async move {
                 if let Err(error) = remove_stale_uploads(&pool, &storage, before).await {
                     tracing::warn!(error = %error, "could not remove stale uploads");
+                }
+                let throttled_since = chrono::Utc::now() - login_failures::WINDOW;
+                let forgotten = async {
+                    login_failures::forget_before(&mut *pool.get().await?, throttled_since).await?;
+                    Ok::<_, AppError>(())
+                };
+                if let Err(error) = forgotten.await {
+                    tracing::warn!(error = %error, "could not forget old failed logins");
                 }
             }
             .into_actor(self),

@@ -11,46 +11,62 @@
 //!   carrier (Twilio), or the [`sandbox::SandboxTransport`] when it has none.
 //! - [`outbox::OutboxSweeper`]: resumes queued messages after a restart.
 //! - [`housekeeper::Housekeeper`]: removes uploads no message took.
-//! - [`phi::PhiActor`]: vets large drafts off the request threads.
+//! - [`scheduler::SchedulerActor`]: fires scheduled messages when they come due.
 //!
 //! Every organisation's actors live on one arbiter (thread), picked by hashing its id,
 //! so an organisation's events are numbered and delivered in one order without locks,
-//! and organisations spread over the cores.
+//! and organisations spread over the cores. With several nodes the numbering is the
+//! broker's (`crate::broker`), and each node delivers in that order.
+//!
+//! These modules import each other, and only each other: the rest of the crate sits
+//! above them (routes, the send rules and webhooks hand work in through [`Realtime`])
+//! or below (`batches`, `broker`, `cache`, `db`). The cycles inside are conversations: a
+//! contact's actor hands a message to delivery ([`delivery::Deliver`]) and delivery (or
+//! the sandbox) reports back through the organisation's actor ([`org::ToContact`]);
+//! the organisation's actor starts and addresses its contacts' actors, which tell it
+//! when they are idle; sessions subscribe to both, and both push frames to sessions
+//! ([`ws_session::Subscriber`]); and this module starts the actors whose shared
+//! dependencies ([`ActorDeps`]) they read. Each message type is declared once, by the
+//! actor that handles it.
 
 pub mod contact;
 pub mod delivery;
 pub mod housekeeper;
 pub mod org;
 pub mod outbox;
-pub mod phi;
 pub mod sandbox;
+pub mod scheduler;
 pub mod stream;
 pub mod ws_session;
 
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use actix::{Actor, Addr, Arbiter, ArbiterHandle, Handler, MailboxError, Message};
 use foldhash::{HashMap, HashMapExt};
 use phonenumber::country;
 
+use crate::batches::apply_statuses::ApplyStatuses;
+use crate::batches::record_messages::RecordMessages;
+use crate::batches::Batches;
+use crate::broker::{Batch, Envelope, Listener, RedisBroker};
 use crate::cache::Caches;
 use crate::db::batcher::Batcher;
 use crate::db::ids::{ContactId, OrganizationId};
-use crate::db::messages::ApplyStatuses;
+use crate::db::run_locks::RunLease;
 use crate::db::DbPool;
 use crate::error::AppError;
-use crate::messages::RecordMessages;
 use crate::pacing::Pacing;
 use crate::secrets::SecretKey;
 use crate::storage::Storage;
 use crate::twilio::client::TwilioClient;
 use contact::ContactActor;
 use delivery::{DeliveryActor, DeliveryConfig};
-use org::{OrgActor, ToContact};
+use org::{Backfill, CheckPosition, Incoming, OrgActor, ToContact, Undelivered};
 use outbox::OutboxSweeper;
 use sandbox::SandboxTransport;
+use stream::Since;
 
 /// Tunables of the realtime core.
 #[derive(Debug, Clone)]
@@ -69,8 +85,12 @@ pub struct RealtimeConfig {
     pub client_timeout: Duration,
     /// The sandbox carrier's delay between status steps.
     pub sandbox_delay: Duration,
+    /// Whether the sandbox answers texts as the contact would (the demo).
+    pub sandbox_replies: bool,
     /// How often the outbox is swept for messages left queued.
     pub outbox_sweep: Duration,
+    /// An SMS waiting this long for its final status is asked of the carrier.
+    pub status_check_after: Duration,
 }
 
 /// What the actors need from the rest of the application.
@@ -84,6 +104,8 @@ pub struct ActorDeps {
     pub region: country::Id,
     pub config: RealtimeConfig,
     pub delivery: Addr<DeliveryActor>,
+    /// The deployment's shared broker; `None` for a server on its own.
+    pub broker: Option<Arc<RedisBroker>>,
 }
 
 /// Finds or starts organisations' actors.
@@ -101,7 +123,8 @@ impl Realtime {
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         pool: DbPool,
-        database_url: &str,
+        run: Arc<RunLease>,
+        batches: &Batches,
         caches: Arc<Caches>,
         region: country::Id,
         config: RealtimeConfig,
@@ -109,11 +132,14 @@ impl Realtime {
         twilio: TwilioClient,
         delivery: DeliveryConfig,
         storage: Arc<Storage>,
+        broker: Option<Arc<RedisBroker>>,
     ) -> anyhow::Result<Arc<Realtime>> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let sandbox = SandboxTransport::new(config.sandbox_delay).start();
+        let sandbox = SandboxTransport::new(config.sandbox_delay, config.sandbox_replies).start();
+        let run_key = run.key();
         let delivery = DeliveryActor::new(
             pool.clone(),
+            run,
             caches.clone(),
             secrets,
             twilio,
@@ -128,17 +154,22 @@ impl Realtime {
             orgs: Mutex::new(HashMap::new()),
             arbiters: (0..cores).map(|_| Arbiter::new().handle()).collect(),
             deps: Arc::new(ActorDeps {
-                records: Batcher::start(database_url, RecordMessages)?,
-                statuses: Batcher::start(database_url, ApplyStatuses)?,
+                records: batches.records.clone(),
+                statuses: batches.statuses.clone(),
                 pool,
                 caches,
                 region,
                 config,
                 delivery,
+                broker: broker.clone(),
             }),
             pacing,
         });
-        OutboxSweeper::new(realtime.clone(), sweep_every).start();
+        if let Some(broker) = broker {
+            let listener: Weak<dyn Listener> = Arc::downgrade(&realtime) as Weak<Realtime>;
+            broker.run(listener);
+        }
+        OutboxSweeper::new(realtime.clone(), run_key, sweep_every).start();
         Ok(realtime)
     }
 
@@ -148,6 +179,30 @@ impl Realtime {
 
     pub fn pacing(&self) -> &Pacing {
         &self.pacing
+    }
+
+    pub fn broker(&self) -> Option<&Arc<RedisBroker>> {
+        self.deps.broker.as_ref()
+    }
+
+    /// The organisation's actor if this node has started it (events for organisations
+    /// nobody here follows are not worth starting one).
+    fn started_org(&self, org: OrganizationId) -> Option<Addr<OrgActor>> {
+        let orgs = self
+            .orgs
+            .lock()
+            .expect("the registry lock is never held across a panic");
+        orgs.get(&org).cloned()
+    }
+
+    /// Makes sure a client resuming from `since` can be served by this node, which may
+    /// not have seen the events (with a broker; without one there is nothing to do).
+    pub async fn backfill(&self, org: OrganizationId, since: Option<&Since>) {
+        if let (Some(_), Some(since)) = (&self.deps.broker, since) {
+            let since = since.clone();
+            // Not answered means the organisation's actor is gone: nothing to serve.
+            let _ = self.org(org).send(Backfill { since }).await;
+        }
     }
 
     /// The organisation's actor, started on first use. Organisation actors live as long
@@ -183,6 +238,37 @@ impl Realtime {
     {
         let answer = self.org(org).send(ToContact { contact, message }).await;
         answer.and_then(|inner| inner).map_err(mailbox_error)
+    }
+}
+
+/// The broker hands this node's organisations what it hears, to the actors already
+/// started here.
+impl Listener for Realtime {
+    fn incoming(&self, org: OrganizationId, batch: Batch) {
+        if let Some(org) = self.started_org(org) {
+            org.do_send(Incoming(batch));
+        }
+    }
+
+    fn undelivered(&self, org: OrganizationId, events: Vec<Envelope>) {
+        if let Some(org) = self.started_org(org) {
+            org.do_send(Undelivered { events });
+        }
+    }
+
+    fn invalidated(&self, message: &str) {
+        self.deps.caches.apply_remote(message);
+    }
+
+    /// Every organisation compares its position with the broker's.
+    fn reconnected(&self) {
+        let orgs = self
+            .orgs
+            .lock()
+            .expect("the registry lock is never held across a panic");
+        for org in orgs.values() {
+            org.do_send(CheckPosition);
+        }
     }
 }
 

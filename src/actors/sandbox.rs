@@ -2,24 +2,27 @@
 //! organisation has no real carrier configured. It sends nothing anywhere: each message
 //! it is given moves `queued → sent → delivered`, a step every `delay`, through the same
 //! status path (`ApplyStatus` on the contact's actor) that carrier webhooks use. Its
-//! carrier ids start with `SANDBOX-` so nobody mistakes them for real ones.
+//! carrier ids start with `SANDBOX-` so nobody mistakes them for real ones. With
+//! `replies` (the demo), the contact answers a text a few steps after it is delivered.
 
 use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::contact::ApplyStatus;
+use super::contact::{ApplyStatus, SandboxReply};
 use super::org::{OrgActor, ToContact};
 use crate::db::ids::{ContactId, MessageId};
-use crate::db::messages::{MessageStatus, StatusChange};
+use crate::db::message_fields::MessageStatus;
+use crate::db::messages::StatusChange;
 
 pub struct SandboxTransport {
     delay: Duration,
+    replies: bool,
 }
 
 impl SandboxTransport {
-    pub fn new(delay: Duration) -> Self {
-        SandboxTransport { delay }
+    pub fn new(delay: Duration, replies: bool) -> Self {
+        SandboxTransport { delay, replies }
     }
 }
 
@@ -48,10 +51,8 @@ impl Handler<Deliver> for SandboxTransport {
                 message: ApplyStatus {
                     message_id: deliver.message_id,
                     change: StatusChange {
-                        status,
                         external_id: Some(external_id.clone()),
-                        error_code: None,
-                        error_message: None,
+                        ..StatusChange::to(status)
                     },
                 },
             };
@@ -59,6 +60,15 @@ impl Handler<Deliver> for SandboxTransport {
             ctx.run_later(self.delay * (step as u32 + 1), move |_, _| {
                 org.do_send(report)
             });
+        }
+        if self.replies {
+            let reply = ToContact {
+                contact: deliver.contact,
+                message: SandboxReply {
+                    to: deliver.message_id,
+                },
+            };
+            ctx.run_later(self.delay * 4, move |_, _| deliver.org.do_send(reply));
         }
     }
 }

@@ -20,12 +20,15 @@ use tokio::sync::mpsc;
 
 use super::contact::{Subscribe, Typing, Unsubscribe};
 use super::org::{SessionEnded, SubscribeOrg};
+use super::stream::Since;
+use super::Realtime;
 use crate::auth::{self, Caller};
+use crate::cache::Caches;
 use crate::db::contacts;
 use crate::db::ids::ContactId;
+use crate::db::DbPool;
 use crate::error::AppError;
 use crate::protocol::{close_codes, control_frame, error_frame, ClientFrame, Frame};
-use crate::startup::AppState;
 
 static NEXT_SESSION_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -60,25 +63,33 @@ impl Subscriber {
     }
 }
 
+/// What every session shares: the realtime core, and the pool and caches that
+/// authenticate a socket and check its subscriptions.
+pub struct SessionState {
+    pub realtime: Arc<Realtime>,
+    pub pool: DbPool,
+    pub caches: Arc<Caches>,
+}
+
 pub struct WsSession {
     id: u64,
-    state: web::Data<AppState>,
+    state: Arc<SessionState>,
     caller: Option<Arc<Caller>>,
     ws: actix_ws::Session,
     outbox: mpsc::Sender<Outgoing>,
     writer: Option<mpsc::Receiver<Outgoing>>,
     contacts: HashSet<ContactId>,
     /// Where to resume from for subscriptions made from now on (`?since=` or `resume`).
-    since: Option<u64>,
+    since: Option<Since>,
     last_heard: Instant,
 }
 
 impl WsSession {
     pub fn new(
-        state: web::Data<AppState>,
+        state: Arc<SessionState>,
         ws: actix_ws::Session,
         caller: Option<Caller>,
-        since: Option<u64>,
+        since: Option<Since>,
     ) -> Self {
         let (outbox, writer) = mpsc::channel(state.realtime.config().outbox_frames);
         WsSession {
@@ -183,12 +194,18 @@ impl WsSession {
             (caller, ClientFrame::SubscribeOrg) => {
                 let subscribe = SubscribeOrg {
                     subscriber: self.subscriber(ctx),
-                    since: self.since,
+                    since: self.since.clone(),
                 };
-                self.state
-                    .realtime
-                    .org(caller.organization_id)
-                    .do_send(subscribe);
+                let realtime = self.state.realtime.clone();
+                // Frames after this one wait, so the client's order is kept.
+                ctx.wait(
+                    async move {
+                        let org = caller.organization_id;
+                        realtime.backfill(org, subscribe.since.as_ref()).await;
+                        realtime.org(org).do_send(subscribe);
+                    }
+                    .into_actor(self),
+                );
             }
             (caller, ClientFrame::Typing { contact_id, on }) => {
                 if !self.contacts.contains(&contact_id) {
@@ -215,7 +232,9 @@ impl WsSession {
                     .into_actor(self),
                 );
             }
-            (_, ClientFrame::Resume { since }) => self.since = Some(since),
+            (_, ClientFrame::Resume { since, epoch }) => {
+                self.since = Some(Since { seq: since, epoch })
+            }
             (_, ClientFrame::Auth { .. } | ClientFrame::Ping) => unreachable!("handled above"),
         }
     }
@@ -224,7 +243,7 @@ impl WsSession {
         let state = self.state.clone();
         // Nothing else is read until the socket knows who it belongs to.
         ctx.wait(
-            async move { auth::authenticate(&state, &token).await }
+            async move { auth::authenticate(&state.caches, &state.pool, &token).await }
                 .into_actor(self)
                 .map(|result, session, ctx| match result {
                     Ok(caller) => {
@@ -242,7 +261,7 @@ impl WsSession {
         let state = self.state.clone();
         let subscribe = Subscribe {
             subscriber: self.subscriber(ctx),
-            since: self.since,
+            since: self.since.clone(),
         };
         ctx.wait(
             async move {
@@ -254,6 +273,7 @@ impl WsSession {
                 if !exists {
                     return Err(AppError::NotFound("contact"));
                 }
+                state.realtime.backfill(org, subscribe.since.as_ref()).await;
                 state.realtime.to_contact(org, contact_id, subscribe).await
             }
             .into_actor(self)
@@ -298,7 +318,10 @@ impl Actor for WsSession {
             async move {
                 while let Some(outgoing) = writer.recv().await {
                     let written = match outgoing {
-                        Outgoing::Text(frame) => ws.text(frame).await,
+                        Outgoing::Text(frame) => {
+                            crate::metrics::frame_sent();
+                            ws.text(frame).await
+                        }
                         Outgoing::Ping => ws.ping(b"").await,
                         Outgoing::Pong(payload) => ws.pong(&payload).await,
                         Outgoing::Close(reason) => {
@@ -315,10 +338,12 @@ impl Actor for WsSession {
             .map(|_, _, ctx| ctx.stop()),
         );
         ctx.run_interval(self.state.realtime.config().heartbeat, Self::heartbeat);
+        crate::metrics::socket_opened();
         self.hello(ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        crate::metrics::socket_closed();
         if let Some(caller) = &self.caller {
             self.state
                 .realtime

@@ -1,4 +1,6 @@
-//! The audit log: accountable changes (deletions, policy overrides), never message text.
+//! The audit log: who did what (logins, settings and policy changes, deletions, PHI
+//! overrides, opt-outs), never message text nor secrets' values. Entries are written in
+//! the same transaction as the change they record.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -6,7 +8,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::ids::{AuditLogId, OrganizationId, UserId};
 use super::schema::audit_log;
 
-#[derive(Debug, Insertable)]
+#[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = audit_log)]
 pub struct AuditEntry<'a> {
     pub id: AuditLogId,
@@ -24,4 +26,57 @@ pub async fn record(conn: &mut AsyncPgConnection, entry: &AuditEntry<'_>) -> Que
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// An entry as the API shows it.
+#[derive(Debug, Queryable, Selectable, serde::Serialize, utoipa::ToSchema)]
+#[diesel(table_name = audit_log)]
+#[schema(as = AuditEntry)]
+pub struct Entry {
+    pub id: AuditLogId,
+    pub user_id: Option<UserId>,
+    pub action: String,
+    pub subject_type: String,
+    pub subject_id: uuid::Uuid,
+    pub details: serde_json::Value,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Which entries to list.
+#[derive(Debug, Default)]
+pub struct Filter<'a> {
+    pub actor: Option<UserId>,
+    pub action: Option<&'a str>,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Entries older than this one (the previous page's last): ids are time-ordered.
+    pub before: Option<AuditLogId>,
+}
+
+/// A page of the organisation's entries, newest first.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    filter: &Filter<'_>,
+    limit: i64,
+) -> QueryResult<Vec<Entry>> {
+    let mut query = audit_log::table
+        .filter(audit_log::organization_id.eq(org))
+        .order(audit_log::id.desc())
+        .limit(limit)
+        .select(Entry::as_select())
+        .into_boxed();
+    if let Some(actor) = filter.actor {
+        query = query.filter(audit_log::user_id.eq(actor));
+    }
+    if let Some(action) = filter.action {
+        query = query.filter(audit_log::action.eq(action.to_string()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(audit_log::created_at.ge(since));
+    }
+    if let Some(before) = filter.before {
+        query = query.filter(audit_log::id.lt(before));
+    }
+    query.load(conn).await
 }

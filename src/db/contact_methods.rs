@@ -6,11 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::batcher::Batched;
 use super::ids::{ContactId, ContactMethodId, OrganizationId, PhoneNumberId};
 use super::schema::{contact_methods, contacts, sms_opt_outs};
-use super::DbConn;
-use crate::error::AppError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MethodKind {
@@ -202,6 +199,23 @@ pub async fn find_by_value(
         .optional()
 }
 
+/// The organisation's contacts that have an entry with this exact value.
+pub async fn contacts_with_value(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    kind: MethodKind,
+    value: &str,
+) -> QueryResult<Vec<ContactId>> {
+    contact_methods::table
+        .filter(contact_methods::organization_id.eq(org))
+        .filter(contact_methods::kind.eq(kind.as_str()))
+        .filter(contact_methods::value.eq(value))
+        .select(contact_methods::contact_id)
+        .distinct()
+        .load(conn)
+        .await
+}
+
 /// What a send needs to know about its recipient: every phone and email of the contact
 /// (preferred first, then oldest first), which organisation numbers each phone opted out
 /// of (and with which keyword), and the organisation number the contact last wrote to.
@@ -333,47 +347,4 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for LastInboundNumbers
 
 impl diesel::query_builder::Query for LastInboundNumbers {
     type SqlType = diesel::sql_types::Untyped;
-}
-
-/// Recipient lookups of concurrent sends, done together (see `batcher`).
-pub struct LoadRecipients;
-
-impl Batched for LoadRecipients {
-    type Request = (OrganizationId, ContactId);
-    type Response = Option<Recipient>;
-
-    async fn run(
-        &self,
-        conn: &mut DbConn,
-        batch: Vec<(OrganizationId, ContactId)>,
-    ) -> Vec<Result<Option<Recipient>, AppError>> {
-        let mut by_org: HashMap<OrganizationId, Vec<ContactId>> = HashMap::new();
-        for (org, contact) in &batch {
-            by_org.entry(*org).or_default().push(*contact);
-        }
-        let mut found: HashMap<OrganizationId, HashMap<ContactId, Recipient>> = HashMap::new();
-        let mut failed: HashMap<OrganizationId, String> = HashMap::new();
-        for (org, contacts) in by_org {
-            match recipients(conn, org, &contacts).await {
-                Ok(recipients) => {
-                    found.insert(org, recipients);
-                }
-                Err(error) => {
-                    failed.insert(org, error.to_string());
-                }
-            }
-        }
-        batch
-            .into_iter()
-            .map(|(org, contact)| match failed.get(&org) {
-                Some(error) => Err(AppError::internal(anyhow::anyhow!(
-                    "looking up recipients: {error}"
-                ))),
-                None => Ok(found
-                    .get(&org)
-                    .and_then(|recipients| recipients.get(&contact))
-                    .cloned()),
-            })
-            .collect()
-    }
 }

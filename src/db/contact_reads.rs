@@ -8,6 +8,7 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::ids::{ContactId, OrganizationId, UserId};
+use super::message_fields::Direction;
 use super::schema::{contact_reads, messages};
 
 pub async fn mark_read(
@@ -52,7 +53,7 @@ pub async fn unread_counts(
         )
         .filter(messages::organization_id.eq(org))
         .filter(messages::contact_id.eq_any(contacts))
-        .filter(messages::direction.eq("inbound"))
+        .filter(messages::direction.eq(Direction::Inbound))
         .filter(messages::deleted_at.is_null())
         .filter(
             contact_reads::last_read_at

@@ -78,6 +78,36 @@ pub async fn get(
         .await
 }
 
+/// Which external record a contact stands for (see `find_by_reference`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reference {
+    Lead,
+    Partner,
+}
+
+/// The contact that carries this lead or partner reference; when several do, the most
+/// recently contacted (the one the conversation is going on with).
+pub async fn find_by_reference(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    reference: Reference,
+    value: &str,
+) -> QueryResult<Option<Contact>> {
+    let query = contacts::table
+        .filter(contacts::organization_id.eq(org))
+        .select(Contact::as_select())
+        .order((
+            contacts::last_contacted_at.desc().nulls_last(),
+            contacts::id.desc(),
+        ))
+        .into_boxed();
+    let query = match reference {
+        Reference::Lead => query.filter(contacts::lead_id.eq(value)),
+        Reference::Partner => query.filter(contacts::partner_id.eq(value)),
+    };
+    query.first(conn).await.optional()
+}
+
 /// Locks the contact row for the rest of the transaction, so concurrent edits of its
 /// phones and emails apply one after another (the one-preferred rule depends on it).
 pub async fn lock(
@@ -210,4 +240,27 @@ fn escape_like(input: &str) -> String {
         escaped.push(c);
     }
     escaped
+}
+
+/// Moves the contact's `last_contacted_at` (the contact list's sort key) on to `at`,
+/// never backwards.
+pub async fn touch_last_contacted(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: ContactId,
+    at: DateTime<Utc>,
+) -> QueryResult<usize> {
+    diesel::update(
+        contacts::table
+            .filter(contacts::organization_id.eq(org))
+            .filter(contacts::id.eq(id))
+            .filter(
+                contacts::last_contacted_at
+                    .is_null()
+                    .or(contacts::last_contacted_at.lt(at)),
+            ),
+    )
+    .set(contacts::last_contacted_at.eq(at))
+    .execute(conn)
+    .await
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::ids::{EmailAddressId, OrganizationId};
 use super::schema::email_addresses;
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = email_addresses)]
 pub struct EmailAddress {
     pub id: EmailAddressId,

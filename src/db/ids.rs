@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 macro_rules! id_types {
     ($($name:ident),* $(,)?) => {$(
-        #[derive(DieselNewType, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(DieselNewType, Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -26,6 +26,14 @@ macro_rules! id_types {
     )*};
 }
 
+impl MessageId {
+    /// When the id was made, which is when the message was recorded.
+    pub fn created_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let (seconds, nanos) = self.0.get_timestamp()?.to_unix();
+        chrono::DateTime::from_timestamp(i64::try_from(seconds).ok()?, nanos)
+    }
+}
+
 id_types!(
     OrganizationId,
     UserId,
@@ -37,4 +45,7 @@ id_types!(
     MessageId,
     AttachmentId,
     AuditLogId,
+    CallId,
+    CannedResponseId,
+    ScheduledMessageId,
 );

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::ids::{AttachmentId, MessageId, OrganizationId};
-use super::schema::message_attachments;
+use super::scheduled_messages::ScheduledStatus;
+use super::schema::{message_attachments, scheduled_messages};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = message_attachments)]
@@ -50,13 +51,25 @@ pub async fn lock_many(
     org: OrganizationId,
     ids: &[AttachmentId],
 ) -> QueryResult<Vec<Attachment>> {
+    among(org, ids).for_update().load(conn).await
+}
+
+/// The organisation's attachments among `ids`.
+pub async fn list_many(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    ids: &[AttachmentId],
+) -> QueryResult<Vec<Attachment>> {
+    among(org, ids).load(conn).await
+}
+
+#[diesel::dsl::auto_type(no_type_alias)]
+fn among<'a>(org: OrganizationId, ids: &'a [AttachmentId]) -> _ {
+    let select: diesel::dsl::AsSelect<Attachment, diesel::pg::Pg> = Attachment::as_select();
     message_attachments::table
         .filter(message_attachments::organization_id.eq(org))
         .filter(message_attachments::id.eq_any(ids))
-        .select(Attachment::as_select())
-        .for_update()
-        .load(conn)
-        .await
+        .select(select)
 }
 
 pub async fn link(
@@ -105,14 +118,23 @@ pub async fn get(
 
 /// Pending uploads created before `before`, across organisations: housekeeping's work.
 /// (A cross-tenant read of the server's own; each is deleted within its organisation.)
+/// Uploads a scheduled message still waits to take are not stale, however old.
 pub async fn stale_pending(
     conn: &mut AsyncPgConnection,
     before: DateTime<Utc>,
     limit: i64,
 ) -> QueryResult<Vec<Attachment>> {
+    let awaited = scheduled_messages::table
+        .filter(scheduled_messages::organization_id.eq(message_attachments::organization_id))
+        .filter(scheduled_messages::status.eq_any(ScheduledStatus::WAITING))
+        .filter(
+            scheduled_messages::attachment_ids
+                .contains(diesel::dsl::array((message_attachments::id,))),
+        );
     message_attachments::table
         .filter(message_attachments::message_id.is_null())
         .filter(message_attachments::created_at.lt(before))
+        .filter(diesel::dsl::not(diesel::dsl::exists(awaited)))
         .order(message_attachments::created_at)
         .limit(limit)
         .select(Attachment::as_select())

@@ -1,67 +1,20 @@
 //! Messages: what was sent or received, on which channel, and where it stands.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::SqlTypeOf;
 use diesel::prelude::*;
+use diesel::sql_types::Array;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use foldhash::{HashMap, HashSet, HashSetExt};
-use serde::{Deserialize, Serialize};
+use foldhash::HashMap;
+use serde::Serialize;
 
-use super::batcher::Batched;
 use super::ids::{
     ContactId, ContactMethodId, EmailAddressId, MessageId, OrganizationId, PhoneNumberId, UserId,
 };
-use super::schema::messages;
-use super::DbConn;
-use crate::error::AppError;
+use super::message_fields::{Channel, Direction, MessageStatus};
+use super::run_locks::{self, RunKey};
+use super::schema::{contacts, messages};
 use crate::timestamp;
-
-/// The carrier lifecycle. Statuses only move forward: see [`MessageStatus::replaces`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MessageStatus {
-    Scheduled,
-    Queued,
-    Sending,
-    Sent,
-    Delivered,
-    Undelivered,
-    Failed,
-    Received,
-    Canceled,
-}
-
-impl MessageStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MessageStatus::Scheduled => "scheduled",
-            MessageStatus::Queued => "queued",
-            MessageStatus::Sending => "sending",
-            MessageStatus::Sent => "sent",
-            MessageStatus::Delivered => "delivered",
-            MessageStatus::Undelivered => "undelivered",
-            MessageStatus::Failed => "failed",
-            MessageStatus::Received => "received",
-            MessageStatus::Canceled => "canceled",
-        }
-    }
-
-    /// The statuses this one may overwrite. Carriers report out of order and repeat
-    /// themselves, so a late `sent` must never undo `delivered`; a failure report wins
-    /// over everything before it, even `delivered` (a carrier may fail a message it
-    /// first accepted). `received` and `canceled` are never overwritten by a report.
-    pub fn replaces(self) -> &'static [MessageStatus] {
-        use MessageStatus::*;
-        match self {
-            Scheduled | Received => &[],
-            Queued => &[Scheduled],
-            Sending => &[Scheduled, Queued],
-            Sent => &[Scheduled, Queued, Sending],
-            Delivered => &[Scheduled, Queued, Sending, Sent],
-            Undelivered | Failed => &[Scheduled, Queued, Sending, Sent, Delivered],
-            Canceled => &[Scheduled, Queued],
-        }
-    }
-}
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = messages)]
@@ -72,13 +25,13 @@ pub struct Message {
     pub phone_number_id: Option<PhoneNumberId>,
     pub email_address_id: Option<EmailAddressId>,
     pub contact_method_id: Option<ContactMethodId>,
-    pub channel: String,
-    pub direction: String,
+    pub channel: Channel,
+    pub direction: Direction,
     pub body: String,
     pub subject: Option<String>,
     pub from_address: Option<String>,
     pub to_address: Option<String>,
-    pub status: String,
+    pub status: MessageStatus,
     pub source: String,
     pub ai_origin: Option<String>,
     pub external_id: Option<String>,
@@ -93,31 +46,89 @@ pub struct Message {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// A new message. The batch insert ([`insert_many`]) names these columns itself: a
-/// field added here must be added to `InsertMessages` too (and `recorded` builds the
-/// stored message from it).
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = messages)]
-pub struct MessageInsertForm {
-    pub id: MessageId,
-    pub organization_id: OrganizationId,
-    pub contact_id: ContactId,
-    pub phone_number_id: Option<PhoneNumberId>,
-    pub email_address_id: Option<EmailAddressId>,
-    pub contact_method_id: Option<ContactMethodId>,
-    pub channel: &'static str,
-    pub direction: &'static str,
-    pub body: String,
-    pub subject: Option<String>,
-    pub from_address: Option<String>,
-    pub to_address: Option<String>,
-    pub status: &'static str,
-    pub source: &'static str,
-    pub ai_origin: Option<String>,
-    pub external_id: Option<String>,
-    pub client_id: Option<String>,
-    pub private: bool,
-    pub sender_user_id: Option<UserId>,
+/// Declares [`MessageInsertForm`] and, from the same fields, the batch insert's columns
+/// (see [`InsertMessages`]): each field is the column of its name, travelling as an array
+/// of that column's SQL type. A new column is therefore one field here (and one on
+/// [`Message`], which `recorded` fills from the form).
+macro_rules! message_insert_form {
+    (
+        $(#[$meta:meta])*
+        pub struct MessageInsertForm {
+            $($(#[$field_meta:meta])* pub $field:ident: $ty:ty,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Insertable)]
+        #[diesel(table_name = messages)]
+        pub struct MessageInsertForm {
+            $($(#[$field_meta])* pub $field: $ty,)+
+        }
+
+        /// The statement behind [`insert_many`]: the rows travel as one array per column,
+        /// so its text is the same for any number of them and PostgreSQL prepares it once
+        /// per connection (a multi-row `VALUES` is parsed and planned anew for every batch
+        /// size).
+        struct InsertMessages<'a> {
+            run: RunKey,
+            $($field: Vec<&'a $ty>,)+
+        }
+
+        impl<'a> InsertMessages<'a> {
+            /// The columns, in the order of the arrays.
+            const COLUMNS: &'static str = message_insert_form!(@columns $($field)+);
+
+            fn new(run: RunKey, forms: &[&'a MessageInsertForm]) -> Self {
+                InsertMessages {
+                    run,
+                    $($field: forms.iter().map(|form| &form.$field).collect(),)+
+                }
+            }
+
+            /// The arrays, one per column in the order of `COLUMNS`, comma-separated.
+            fn push_arrays<'b>(
+                &'b self,
+                out: &mut diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+            ) -> QueryResult<()> {
+                message_insert_form!(@arrays self out $($field)+);
+                Ok(())
+            }
+        }
+    };
+    (@columns $first:ident $($rest:ident)*) => {
+        concat!(stringify!($first) $(, ", ", stringify!($rest))*)
+    };
+    (@arrays $this:ident $out:ident $first:ident $($rest:ident)*) => {
+        $out.push_bind_param::<Array<SqlTypeOf<messages::$first>>, _>(&$this.$first)?;
+        $(
+            $out.push_sql(", ");
+            $out.push_bind_param::<Array<SqlTypeOf<messages::$rest>>, _>(&$this.$rest)?;
+        )*
+    };
+}
+
+message_insert_form! {
+    /// A new message, inserted alone ([`insert`]) or with others ([`insert_many`]).
+    pub struct MessageInsertForm {
+        pub id: MessageId,
+        pub organization_id: OrganizationId,
+        pub contact_id: ContactId,
+        pub phone_number_id: Option<PhoneNumberId>,
+        pub email_address_id: Option<EmailAddressId>,
+        pub contact_method_id: Option<ContactMethodId>,
+        pub sender_user_id: Option<UserId>,
+        pub channel: Channel,
+        pub direction: Direction,
+        pub body: String,
+        pub status: MessageStatus,
+        pub source: &'static str,
+        pub subject: Option<String>,
+        pub from_address: Option<String>,
+        pub to_address: Option<String>,
+        pub ai_origin: Option<String>,
+        pub external_id: Option<String>,
+        pub client_id: Option<String>,
+        pub private: bool,
+    }
 }
 
 /// A status report: the new status and what the carrier said with it.
@@ -127,6 +138,23 @@ pub struct StatusChange {
     pub external_id: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The report applies only while the message has no carrier id: delivery giving up
+    /// on a message must not fail one the carrier has (its callbacks, or reconciling,
+    /// recorded the id meanwhile), nor make it look retryable.
+    pub unless_carrier_has_it: bool,
+}
+
+impl StatusChange {
+    /// A report of `status` with nothing else to say.
+    pub fn to(status: MessageStatus) -> Self {
+        StatusChange {
+            status,
+            external_id: None,
+            error_code: None,
+            error_message: None,
+            unless_carrier_has_it: false,
+        }
+    }
 }
 
 pub async fn insert(
@@ -140,6 +168,38 @@ pub async fn insert(
         .await
 }
 
+/// Stamps a message with an earlier time, and (when it counts as contact) moves its
+/// contact's `last_contacted_at` to it: the demo's history, written at once, reads as if
+/// it had happened over days.
+pub async fn backdate(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    contact: ContactId,
+    id: MessageId,
+    at: DateTime<Utc>,
+    moves_contact: bool,
+) -> QueryResult<()> {
+    diesel::update(
+        messages::table
+            .filter(messages::organization_id.eq(org))
+            .filter(messages::id.eq(id)),
+    )
+    .set((messages::created_at.eq(at), messages::updated_at.eq(at)))
+    .execute(conn)
+    .await?;
+    if moves_contact {
+        diesel::update(
+            contacts::table
+                .filter(contacts::organization_id.eq(org))
+                .filter(contacts::id.eq(contact)),
+        )
+        .set(contacts::last_contacted_at.eq(at))
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Inserts several messages and moves their contacts' `last_contacted_at` (the contact
 /// list's sort key) on to their newest message, in one statement: one round trip and one
 /// commit, atomic as a whole. A message whose `client_id` the organisation used before
@@ -151,11 +211,14 @@ pub async fn insert(
 /// conversation would otherwise add one per message and slow every lookup of it until
 /// autovacuum comes by. The stored key is therefore exact to a second; the live
 /// `messaging.contact.updated` events carry the exact time.
+///
+/// A message recorded `sending` is claimed by `run` (see `server_runs`).
 pub async fn insert_many(
     conn: &mut AsyncPgConnection,
+    run: RunKey,
     forms: &[&MessageInsertForm],
 ) -> QueryResult<Vec<Message>> {
-    let written: HashMap<MessageId, Written> = InsertMessages::new(forms)
+    let written: HashMap<MessageId, Written> = InsertMessages::new(run, forms)
         .load::<Written>(conn)
         .await?
         .into_iter()
@@ -187,13 +250,13 @@ impl MessageInsertForm {
             phone_number_id: self.phone_number_id,
             email_address_id: self.email_address_id,
             contact_method_id: self.contact_method_id,
-            channel: self.channel.to_string(),
-            direction: self.direction.to_string(),
+            channel: self.channel,
+            direction: self.direction,
             body: self.body.clone(),
             subject: self.subject.clone(),
             from_address: self.from_address.clone(),
             to_address: self.to_address.clone(),
-            status: self.status.to_string(),
+            status: self.status,
             source: self.source.to_string(),
             ai_origin: self.ai_origin.clone(),
             external_id: self.external_id.clone(),
@@ -210,65 +273,10 @@ impl MessageInsertForm {
     }
 }
 
-/// The statement behind [`insert_many`]: the rows travel as one array per column, so its
-/// text is the same for any number of them and PostgreSQL prepares it once per
-/// connection (a multi-row `VALUES` is parsed and planned anew for every batch size).
-/// The columns are grouped by type, in the order of `COLUMNS`.
-struct InsertMessages<'a> {
-    uuids: [Vec<uuid::Uuid>; 3],
-    optional_uuids: [Vec<Option<uuid::Uuid>>; 4],
-    texts: [Vec<&'a str>; 5],
-    optional_texts: [Vec<Option<&'a str>>; 6],
-    private: Vec<bool>,
-}
-
-impl<'a> InsertMessages<'a> {
-    const COLUMNS: &'static str = "id, organization_id, contact_id, \
-        phone_number_id, email_address_id, contact_method_id, sender_user_id, \
-        channel, direction, body, status, source, \
-        subject, from_address, to_address, ai_origin, external_id, client_id, \
-        private";
+impl InsertMessages<'_> {
     /// What the statement needs of each new row: the contacts' sort key and `Written`.
     const RETURNED: &'static str =
         "id, organization_id, contact_id, private, created_at, updated_at";
-
-    fn new(forms: &[&'a MessageInsertForm]) -> Self {
-        fn column<'a, T>(
-            forms: &[&'a MessageInsertForm],
-            field: impl Fn(&'a MessageInsertForm) -> T,
-        ) -> Vec<T> {
-            forms.iter().map(|form| field(form)).collect()
-        }
-        InsertMessages {
-            uuids: [
-                column(forms, |f| f.id.0),
-                column(forms, |f| f.organization_id.0),
-                column(forms, |f| f.contact_id.0),
-            ],
-            optional_uuids: [
-                column(forms, |f| f.phone_number_id.map(|id| id.0)),
-                column(forms, |f| f.email_address_id.map(|id| id.0)),
-                column(forms, |f| f.contact_method_id.map(|id| id.0)),
-                column(forms, |f| f.sender_user_id.map(|id| id.0)),
-            ],
-            texts: [
-                column(forms, |f| f.channel),
-                column(forms, |f| f.direction),
-                column(forms, |f| f.body.as_str()),
-                column(forms, |f| f.status),
-                column(forms, |f| f.source),
-            ],
-            optional_texts: [
-                column(forms, |f| f.subject.as_deref()),
-                column(forms, |f| f.from_address.as_deref()),
-                column(forms, |f| f.to_address.as_deref()),
-                column(forms, |f| f.ai_origin.as_deref()),
-                column(forms, |f| f.external_id.as_deref()),
-                column(forms, |f| f.client_id.as_deref()),
-            ],
-            private: column(forms, |f| f.private),
-        }
-    }
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertMessages<'_> {
@@ -276,34 +284,21 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertMessages<'_>
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        use diesel::sql_types::{Array, Bool, Nullable, Text, Uuid};
         out.push_sql("WITH given AS (SELECT * FROM unnest(");
-        for values in &self.uuids {
-            out.push_bind_param::<Array<Uuid>, _>(values)?;
-            out.push_sql(", ");
-        }
-        for values in &self.optional_uuids {
-            out.push_bind_param::<Array<Nullable<Uuid>>, _>(values)?;
-            out.push_sql(", ");
-        }
-        for values in &self.texts {
-            out.push_bind_param::<Array<Text>, _>(values)?;
-            out.push_sql(", ");
-        }
-        for values in &self.optional_texts {
-            out.push_bind_param::<Array<Nullable<Text>>, _>(values)?;
-            out.push_sql(", ");
-        }
-        out.push_bind_param::<Array<Bool>, _>(&self.private)?;
+        self.push_arrays(&mut out)?;
         out.push_sql(") AS g(");
         out.push_sql(Self::COLUMNS);
+        // A message recorded `sending` was claimed by this run as it was recorded.
+        out.push_sql(")), claims AS (SELECT *, CASE WHEN status = 'sending' THEN ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.run.0)?;
+        out.push_sql(" END AS claimed_by FROM given");
         // Only a message with an idempotency key can conflict (ids are fresh), and
         // `ON CONFLICT` costs every row it covers a speculative insertion: a second WAL
         // record and a check of each unique index before the row is written.
-        out.push_sql(")), keyed AS (INSERT INTO messages (");
+        out.push_sql("), keyed AS (INSERT INTO messages (");
         out.push_sql(Self::COLUMNS);
         out.push_sql(
-            ") SELECT * FROM given WHERE client_id IS NOT NULL ON CONFLICT DO NOTHING RETURNING ",
+            ", claimed_by) SELECT * FROM claims WHERE client_id IS NOT NULL ON CONFLICT DO NOTHING RETURNING ",
         );
         out.push_sql(Self::RETURNED);
         out.push_sql(
@@ -311,7 +306,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertMessages<'_>
              unkeyed AS (INSERT INTO messages (",
         );
         out.push_sql(Self::COLUMNS);
-        out.push_sql(") SELECT * FROM given WHERE client_id IS NULL RETURNING ");
+        out.push_sql(", claimed_by) SELECT * FROM claims WHERE client_id IS NULL RETURNING ");
         out.push_sql(Self::RETURNED);
         out.push_sql(
             "), \
@@ -394,6 +389,21 @@ pub async fn find_for_callback(
         .optional()
 }
 
+/// A message's status and carrier id as they stand, deleted or not.
+pub async fn standing(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: MessageId,
+) -> QueryResult<Option<(MessageStatus, Option<String>)>> {
+    messages::table
+        .filter(messages::organization_id.eq(org))
+        .filter(messages::id.eq(id))
+        .select((messages::status, messages::external_id))
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// A message that has not been deleted.
 pub async fn get(
     conn: &mut AsyncPgConnection,
@@ -423,22 +433,50 @@ pub async fn find_by_client_id(
         .optional()
 }
 
-/// A page of a contact's visible messages, newest first, strictly older than `before`.
-pub async fn list_for_contact(
+/// Whose messages a page holds.
+#[derive(Debug, Clone, Copy)]
+pub enum MessageScope<'a> {
+    /// A contact's visible messages.
+    Contact(ContactId),
+    /// The texts to and from `phone` (E.164) of these contacts (those holding the
+    /// number), across the organisation's numbers: the contacts' own messages
+    /// (`messages_contact_idx`) filtered by the other party's number.
+    SmsWith {
+        contacts: &'a [ContactId],
+        phone: &'a str,
+    },
+}
+
+/// A page of the scope's messages, newest first, strictly older than `before`.
+pub async fn page(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
-    contact: ContactId,
+    scope: MessageScope<'_>,
     before: Option<(DateTime<Utc>, MessageId)>,
     limit: i64,
 ) -> QueryResult<Vec<Message>> {
     let mut query = messages::table
         .filter(messages::organization_id.eq(org))
-        .filter(messages::contact_id.eq(contact))
         .filter(messages::deleted_at.is_null())
         .order((messages::created_at.desc(), messages::id.desc()))
         .limit(limit)
         .select(Message::as_select())
         .into_boxed();
+    match scope {
+        MessageScope::Contact(contact) => query = query.filter(messages::contact_id.eq(contact)),
+        MessageScope::SmsWith { contacts, phone } => {
+            let inbound = messages::direction
+                .eq(Direction::Inbound)
+                .and(messages::from_address.eq(phone));
+            let outbound = messages::direction
+                .eq(Direction::Outbound)
+                .and(messages::to_address.eq(phone));
+            query = query
+                .filter(messages::contact_id.eq_any(contacts))
+                .filter(messages::channel.eq(Channel::Sms))
+                .filter(inbound.or(outbound));
+        }
+    }
     if let Some((at, id)) = before {
         query = query.filter(
             messages::created_at
@@ -455,7 +493,7 @@ pub async fn list_for_contact(
 #[diesel(table_name = messages)]
 pub struct StatusView {
     pub id: MessageId,
-    pub status: String,
+    pub status: MessageStatus,
     pub external_id: Option<String>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
@@ -473,62 +511,16 @@ pub struct StatusReport {
     pub change: StatusChange,
 }
 
-/// Status reports written in batches (see `batcher`); each answer is where the message
-/// now stands, or `None` when the report changed nothing.
-pub struct ApplyStatuses;
-
-impl Batched for ApplyStatuses {
-    type Request = StatusReport;
-    type Response = Option<StatusView>;
-
-    async fn run(
-        &self,
-        conn: &mut DbConn,
-        batch: Vec<StatusReport>,
-    ) -> Vec<Result<Option<StatusView>, AppError>> {
-        // One statement updates a row once: a message reported twice in the batch waits
-        // for the next round, so the reports apply in the order they came.
-        let mut answers: Vec<Option<Result<Option<StatusView>, AppError>>> =
-            batch.iter().map(|_| None).collect();
-        let mut waiting: Vec<usize> = (0..batch.len()).collect();
-        while !waiting.is_empty() {
-            let mut seen = HashSet::new();
-            let (round, later): (Vec<usize>, Vec<usize>) = waiting
-                .iter()
-                .partition(|&&index| seen.insert(batch[index].id));
-            let reports: Vec<StatusReport> =
-                round.iter().map(|&index| batch[index].clone()).collect();
-            match advance_statuses(conn, &reports).await {
-                Ok(changed) => {
-                    let mut changed: HashMap<MessageId, StatusView> = changed
-                        .into_iter()
-                        .map(|message| (message.id, message))
-                        .collect();
-                    for index in round {
-                        answers[index] = Some(Ok(changed.remove(&batch[index].id)));
-                    }
-                }
-                Err(error) => {
-                    for index in round {
-                        let failed = anyhow::anyhow!("applying status reports: {error}");
-                        answers[index] = Some(Err(AppError::internal(failed)));
-                    }
-                }
-            }
-            waiting = later;
-        }
-        answers.into_iter().flatten().collect()
-    }
-}
-
 /// Applies status reports, one statement for all (each message at most once). A report
 /// moves its message on if the current status may be replaced (see
 /// [`MessageStatus::replaces`]), and then sets the error it carries; a carrier id is
 /// recorded if the message has none yet, whatever its status, and a report naming
-/// another carrier id than the message's is not about it. Answers where the messages
-/// that changed now stand: stale and repeated reports change nothing.
+/// another carrier id than the message's is not about it. A report that moves a message
+/// to `sending` records `run` as its claimant. Answers where the messages that changed
+/// now stand: stale and repeated reports change nothing.
 pub async fn advance_statuses(
     conn: &mut AsyncPgConnection,
+    run: RunKey,
     reports: &[StatusReport],
 ) -> QueryResult<Vec<StatusView>> {
     let replaceable = |report: &StatusReport| {
@@ -542,10 +534,11 @@ pub async fn advance_statuses(
         statuses.join(",")
     };
     AdvanceStatuses {
+        run,
         organization_ids: reports.iter().map(|r| r.organization_id).collect(),
         contact_ids: reports.iter().map(|r| r.contact_id).collect(),
         ids: reports.iter().map(|r| r.id).collect(),
-        statuses: reports.iter().map(|r| r.change.status.as_str()).collect(),
+        statuses: reports.iter().map(|r| r.change.status).collect(),
         replaceable: reports.iter().map(replaceable).collect(),
         external_ids: reports
             .iter()
@@ -559,6 +552,10 @@ pub async fn advance_statuses(
             .iter()
             .map(|r| r.change.error_message.clone())
             .collect(),
+        unless_carrier_has_it: reports
+            .iter()
+            .map(|r| r.change.unless_carrier_has_it)
+            .collect(),
     }
     .load(conn)
     .await
@@ -569,15 +566,17 @@ pub async fn advance_statuses(
 /// parsed and planned anew every time).
 #[derive(diesel::query_builder::QueryId)]
 struct AdvanceStatuses {
+    run: RunKey,
     organization_ids: Vec<OrganizationId>,
     contact_ids: Vec<ContactId>,
     ids: Vec<MessageId>,
-    statuses: Vec<&'static str>,
+    statuses: Vec<MessageStatus>,
     /// Per report, the statuses it may replace, comma-separated.
     replaceable: Vec<String>,
     external_ids: Vec<Option<String>>,
     error_codes: Vec<Option<String>>,
     error_messages: Vec<Option<String>>,
+    unless_carrier_has_it: Vec<bool>,
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvanceStatuses {
@@ -585,12 +584,18 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvanceStatuses {
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        use diesel::sql_types::{Array, Nullable, Text, Uuid};
+        use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Uuid};
         // SET and WHERE see the stored row as it was: `m.status = ANY(c.replaces)` is
         // "the report moves the message on".
         out.push_sql(
             "UPDATE messages AS m SET \
                  status = CASE WHEN m.status = ANY(c.replaces) THEN c.status ELSE m.status END, \
+                 claimed_by = CASE WHEN m.status = ANY(c.replaces) AND c.status = 'sending' \
+                     THEN ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.run.0)?;
+        out.push_sql(
+            " ELSE m.claimed_by END, \
                  external_id = COALESCE(m.external_id, c.external_id), \
                  error_code = CASE WHEN m.status = ANY(c.replaces) \
                      THEN COALESCE(c.error_code, m.error_code) ELSE m.error_code END, \
@@ -599,7 +604,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvanceStatuses {
                  updated_at = now() \
              FROM (SELECT r.organization_id, r.contact_id, r.id, r.status, \
                           string_to_array(r.replaces, ',') AS replaces, \
-                          r.external_id, r.error_code, r.error_message \
+                          r.external_id, r.error_code, r.error_message, r.unless_carrier_has_it \
                    FROM unnest(",
         );
         out.push_bind_param::<Array<Uuid>, _>(&self.organization_ids)?;
@@ -617,11 +622,14 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for AdvanceStatuses {
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.error_codes)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Nullable<Text>>, _>(&self.error_messages)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Bool>, _>(&self.unless_carrier_has_it)?;
         out.push_sql(
-            ") AS r(organization_id, contact_id, id, status, replaces, external_id, error_code, error_message) \
+            ") AS r(organization_id, contact_id, id, status, replaces, external_id, error_code, error_message, unless_carrier_has_it) \
              ) AS c \
              WHERE m.organization_id = c.organization_id AND m.id = c.id \
                AND m.contact_id = c.contact_id \
+               AND (NOT c.unless_carrier_has_it OR m.external_id IS NULL) \
                AND (m.external_id IS NULL OR c.external_id IS NULL OR m.external_id = c.external_id) \
                AND (m.status = ANY(c.replaces) OR (m.external_id IS NULL AND c.external_id IS NOT NULL)) \
              RETURNING m.id, m.status, m.external_id, m.error_code, m.error_message, m.updated_at",
@@ -634,26 +642,47 @@ impl diesel::query_builder::Query for AdvanceStatuses {
     type SqlType = diesel::sql_types::Untyped;
 }
 
+/// A claim that may be taken over by `run`: its run is gone (PostgreSQL freed its lock),
+/// or it is `run`'s own (or one made before runs named themselves) and silent since
+/// before `before` (its job ended without an answer). Never another live run's claim,
+/// however old: that run may still be sending it, and taking it over by the clock alone
+/// could send it twice.
+fn claim_lapsed(
+    run: RunKey,
+    before: DateTime<Utc>,
+) -> Box<dyn BoxableExpression<messages::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>>
+{
+    Box::new(
+        messages::claimed_by
+            .is_null()
+            .or(messages::claimed_by.eq(run).assume_not_null())
+            .and(messages::updated_at.lt(before))
+            .or(run_locks::claimant_gone()),
+    )
+}
+
 /// Outbound messages still queued since before `queued_before`, or left `sending`
-/// without a carrier id since before `sending_before`, across organisations: the outbox
-/// a restarted server resumes. (A cross-tenant read of the server's own housekeeping;
-/// every message found goes back through its organisation.)
+/// without a carrier id by a run that is gone (or by `run` itself, since before
+/// `sending_before`), across organisations, oldest first with when they last changed: the
+/// outbox a restarted server resumes. (A cross-tenant read of the server's own
+/// housekeeping; every message found goes back through its organisation.)
 pub async fn stale_outbox(
     conn: &mut AsyncPgConnection,
+    run: RunKey,
     queued_before: DateTime<Utc>,
     sending_before: DateTime<Utc>,
     limit: i64,
-) -> QueryResult<Vec<(OrganizationId, ContactId, MessageId)>> {
+) -> QueryResult<Vec<(OrganizationId, ContactId, MessageId, DateTime<Utc>)>> {
     let stale_queued = messages::status
-        .eq(MessageStatus::Queued.as_str())
+        .eq(MessageStatus::Queued)
         .and(messages::updated_at.lt(queued_before));
     let abandoned = messages::status
-        .eq(MessageStatus::Sending.as_str())
+        .eq(MessageStatus::Sending)
         .and(messages::external_id.is_null())
-        .and(messages::updated_at.lt(sending_before));
+        .and(claim_lapsed(run, sending_before));
     messages::table
         .filter(stale_queued.or(abandoned))
-        .filter(messages::direction.eq("outbound"))
+        .filter(messages::direction.eq(Direction::Outbound))
         .filter(messages::private.eq(false))
         .filter(messages::deleted_at.is_null())
         .order(messages::updated_at)
@@ -662,32 +691,80 @@ pub async fn stale_outbox(
             messages::organization_id,
             messages::contact_id,
             messages::id,
+            messages::updated_at,
         ))
         .load(conn)
         .await
 }
 
-/// Takes over a message left `sending` (no carrier id) since before `before`; `None`
-/// when another process already did, or the carrier answered meanwhile.
+/// Takes over, for `run`, a message left `sending` (no carrier id) by a run that is gone,
+/// or by `run` itself since before `before`; `None` when it is not (another run took it
+/// over, its run is alive, or the carrier answered meanwhile).
 pub async fn reclaim_sending(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
     id: MessageId,
+    run: RunKey,
     before: DateTime<Utc>,
 ) -> QueryResult<Option<Message>> {
     diesel::update(
         messages::table
             .filter(messages::organization_id.eq(org))
             .filter(messages::id.eq(id))
-            .filter(messages::status.eq(MessageStatus::Sending.as_str()))
+            .filter(messages::status.eq(MessageStatus::Sending))
             .filter(messages::external_id.is_null())
-            .filter(messages::updated_at.lt(before)),
+            .filter(claim_lapsed(run, before)),
     )
-    .set(messages::updated_at.eq(diesel::dsl::now))
+    .set((
+        messages::updated_at.eq(diesel::dsl::now),
+        messages::claimed_by.eq(Some(run)),
+    ))
     .returning(Message::as_returning())
     .get_result(conn)
     .await
     .optional()
+}
+
+/// An SMS whose carrier is to be asked where it stands.
+#[derive(Debug, QueryableByName)]
+#[diesel(table_name = messages)]
+pub struct Unsettled {
+    pub organization_id: OrganizationId,
+    pub contact_id: ContactId,
+    pub id: MessageId,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub external_id: String,
+}
+
+/// Takes up to `limit` SMS the carrier took (they have its id) whose final status has
+/// not come and about which it was not asked since before `before` (their callbacks may
+/// have been lost while the server or the database was down), and notes that it is being
+/// asked now, so another sweep or server does not ask too. Only messages created since
+/// `created_after` count: a carrier that never reports more than `sent` for a message
+/// is not asked forever. (Across organisations: the server's own housekeeping; each
+/// answer goes back through its organisation.)
+pub async fn take_unsettled(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    created_after: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<Unsettled>> {
+    use diesel::sql_types::{BigInt, Timestamptz};
+    diesel::sql_query(
+        "UPDATE messages SET carrier_checked_at = now() \
+         WHERE (organization_id, id) IN ( \
+           SELECT organization_id, id FROM messages \
+           WHERE status IN ('sending', 'sent') AND channel = 'sms' AND direction = 'outbound' \
+             AND external_id IS NOT NULL AND created_at > $2 \
+             AND COALESCE(carrier_checked_at, updated_at) < $1 \
+           ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING organization_id, contact_id, id, external_id",
+    )
+    .bind::<Timestamptz, _>(before)
+    .bind::<Timestamptz, _>(created_after)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await
 }
 
 /// Puts a failed message back in the queue, clearing the old error and carrier id.
@@ -701,10 +778,10 @@ pub async fn requeue_failed(
             .filter(messages::organization_id.eq(org))
             .filter(messages::id.eq(id))
             .filter(messages::deleted_at.is_null())
-            .filter(messages::status.eq(MessageStatus::Failed.as_str())),
+            .filter(messages::status.eq(MessageStatus::Failed)),
     )
     .set((
-        messages::status.eq(MessageStatus::Queued.as_str()),
+        messages::status.eq(MessageStatus::Queued),
         // A new attempt is a new message to the carrier, with an id of its own.
         messages::external_id.eq(None::<String>),
         messages::error_code.eq(None::<String>),
@@ -727,10 +804,7 @@ pub async fn edit(
     subject: Option<&str>,
 ) -> QueryResult<Option<Message>> {
     // Not yet handed to the carrier: the text can still change.
-    let editable = [
-        MessageStatus::Scheduled.as_str(),
-        MessageStatus::Queued.as_str(),
-    ];
+    let editable = [MessageStatus::Scheduled, MessageStatus::Queued];
     diesel::update(
         messages::table
             .filter(messages::organization_id.eq(org))
@@ -756,16 +830,9 @@ pub async fn soft_delete(
     org: OrganizationId,
     id: MessageId,
 ) -> QueryResult<Option<Message>> {
-    let cancelable: Vec<&str> = MessageStatus::Canceled
-        .replaces()
-        .iter()
-        .map(|s| s.as_str())
-        .collect();
     let canceled = diesel::dsl::case_when(
-        messages::status.eq_any(cancelable),
-        MessageStatus::Canceled
-            .as_str()
-            .into_sql::<diesel::sql_types::Text>(),
+        messages::status.eq_any(MessageStatus::Canceled.replaces()),
+        MessageStatus::Canceled.into_sql::<diesel::sql_types::Text>(),
     )
     .otherwise(messages::status);
     diesel::update(

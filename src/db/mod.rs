@@ -5,19 +5,28 @@
 pub mod api_tokens;
 pub mod audit_log;
 pub mod batcher;
+pub mod calls;
+pub mod canned_responses;
 pub mod contact_methods;
 pub mod contact_reads;
 pub mod contacts;
+pub mod drafts;
 pub mod email_addresses;
+pub mod feed;
 pub mod ids;
+pub mod login_failures;
 pub mod message_attachments;
+pub mod message_fields;
 pub mod messages;
 pub mod organization_settings;
 pub mod organizations;
 pub mod phi_policies;
 pub mod phone_numbers;
+pub mod run_locks;
+pub mod scheduled_messages;
 pub mod schema;
 pub mod sms_opt_outs;
+mod text_enum;
 pub mod users;
 
 use anyhow::Context;

@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -20,6 +20,10 @@ pub struct OrganizationSettings {
     pub smtp_password_encrypted: Option<Vec<u8>>,
     pub smtp_security: String,
     pub updated_at: DateTime<Utc>,
+    /// Quiet hours (see `quiet_hours`): an IANA zone and local times, all set or none.
+    pub quiet_hours_timezone: Option<String>,
+    pub quiet_hours_start: Option<NaiveTime>,
+    pub quiet_hours_end: Option<NaiveTime>,
 }
 
 /// A partial update: `None` leaves a column alone, `Some(None)` clears it.
@@ -35,6 +39,9 @@ pub struct SettingsUpdateForm {
     pub smtp_password_encrypted: Option<Option<Vec<u8>>>,
     pub smtp_security: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
+    pub quiet_hours_timezone: Option<Option<String>>,
+    pub quiet_hours_start: Option<Option<NaiveTime>>,
+    pub quiet_hours_end: Option<Option<NaiveTime>>,
 }
 
 /// Every organisation gets its (empty) settings row when it is created.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::ids::{OrganizationId, PhoneNumberId};
 use super::schema::phone_numbers;
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = phone_numbers)]
 pub struct PhoneNumber {
     pub id: PhoneNumberId,

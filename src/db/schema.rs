@@ -28,6 +28,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    calls (organization_id, id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        contact_id -> Uuid,
+        phone_number_id -> Nullable<Uuid>,
+        direction -> Text,
+        from_number -> Text,
+        to_number -> Text,
+        status -> Text,
+        started_at -> Nullable<Timestamptz>,
+        duration_seconds -> Nullable<Int4>,
+        recording_url -> Nullable<Text>,
+        transcription -> Nullable<Text>,
+        analysis -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    canned_responses (organization_id, id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        short_code -> Text,
+        title -> Text,
+        content -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     contact_methods (id) {
         id -> Uuid,
         organization_id -> Uuid,
@@ -64,6 +97,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    drafts (organization_id, user_id, contact_id) {
+        organization_id -> Uuid,
+        user_id -> Uuid,
+        contact_id -> Uuid,
+        channel -> Text,
+        body -> Text,
+        subject -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     email_addresses (id) {
         id -> Uuid,
         organization_id -> Uuid,
@@ -84,6 +129,15 @@ diesel::table! {
         file_name -> Text,
         file_size -> Int8,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Int8,
+        email -> Text,
+        source -> Text,
+        failed_at -> Timestamptz,
     }
 }
 
@@ -114,6 +168,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         edited_at -> Nullable<Timestamptz>,
         deleted_at -> Nullable<Timestamptz>,
+        claimed_by -> Nullable<Int8>,
+        carrier_checked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -129,6 +185,9 @@ diesel::table! {
         smtp_password_encrypted -> Nullable<Bytea>,
         smtp_security -> Text,
         updated_at -> Timestamptz,
+        quiet_hours_timezone -> Nullable<Text>,
+        quiet_hours_start -> Nullable<Time>,
+        quiet_hours_end -> Nullable<Time>,
     }
 }
 
@@ -187,7 +246,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    scheduled_messages (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        contact_id -> Uuid,
+        channel -> Text,
+        body -> Text,
+        subject -> Nullable<Text>,
+        phone_number_id -> Nullable<Uuid>,
+        contact_phone_id -> Nullable<Uuid>,
+        email_address_id -> Nullable<Uuid>,
+        contact_email_id -> Nullable<Uuid>,
+        attachment_ids -> Array<Uuid>,
+        send_at -> Timestamptz,
+        status -> Text,
+        due_at -> Timestamptz,
+        attempt -> Int4,
+        claimed_by -> Nullable<Int8>,
+        message_id -> Nullable<Uuid>,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+        cancel_on_reply -> Bool,
+        phi_override_reason -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        fired_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(audit_log -> organizations (organization_id));
+diesel::joinable!(calls -> organizations (organization_id));
+diesel::joinable!(canned_responses -> organizations (organization_id));
 diesel::joinable!(contacts -> organizations (organization_id));
 diesel::joinable!(message_attachments -> organizations (organization_id));
 diesel::joinable!(messages -> contact_methods (contact_method_id));
@@ -202,16 +294,21 @@ diesel::joinable!(users -> organizations (organization_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
+    calls,
+    canned_responses,
     contact_methods,
     contact_reads,
     contacts,
+    drafts,
     email_addresses,
+    login_failures,
     message_attachments,
     messages,
     organization_settings,
     organizations,
     phi_policies,
     phone_numbers,
+    scheduled_messages,
     sms_opt_outs,
     users,
 );

@@ -2,13 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde::Serialize;
 
-use super::ids::OrganizationId;
+use super::audit_log::{self, AuditEntry};
+use super::contact_methods::{self, MethodKind};
+use super::ids::{AuditLogId, OrganizationId};
 use super::schema::sms_opt_outs;
+use crate::error::AppError;
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, utoipa::ToSchema)]
 #[diesel(table_name = sms_opt_outs)]
 pub struct OptOut {
     pub contact_number: String,
@@ -35,6 +38,38 @@ pub async fn record(
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// Records that `contact_number` opted out of SMS from `org_number` (with the keyword it
+/// sent, or the carrier's error code that said so) and, when the number is a contact's,
+/// audits it against that contact, in one transaction. The webhook's STOP and a send the
+/// carrier refused as opted out both come here.
+pub async fn record_and_audit(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    contact_number: &str,
+    org_number: &str,
+    keyword: &str,
+) -> Result<(), AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| {
+        record(conn, org, contact_number, org_number, keyword).await?;
+        if let Some(method) =
+            contact_methods::find_by_value(conn, org, MethodKind::Phone, contact_number).await?
+        {
+            let entry = AuditEntry {
+                id: AuditLogId::generate(),
+                organization_id: org,
+                user_id: None,
+                action: "sms.opt_out",
+                subject_type: "contact",
+                subject_id: method.contact_id.0,
+                details: serde_json::json!({ "keyword": keyword, "org_number": org_number }),
+            };
+            audit_log::record(conn, &entry).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 pub async fn remove(

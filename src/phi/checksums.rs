@@ -95,6 +95,26 @@ pub fn vin(candidate: &str) -> bool {
     upper.chars().nth(8) == Some(check)
 }
 
+/// A code in the shape of a CPT or HCPCS Level II procedure code: a CPT Category I code
+/// (00100–99499), a Category II, III or lab-analysis code (four digits and `F`, `T` or
+/// `U`), or a HCPCS code (a letter of a section in use, then four digits). The codes
+/// themselves are the AMA's and CMS's to license, so the structure is what is checked.
+pub fn procedure_code(candidate: &str) -> bool {
+    const HCPCS_SECTIONS: &[u8] = b"ABCDEGHJKLMPQRSTUV";
+    let code = candidate.to_ascii_uppercase();
+    let bytes = code.as_bytes();
+    if bytes.len() != 5 || !bytes[1..4].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    match (bytes[0], bytes[4]) {
+        (first, last) if first.is_ascii_digit() && last.is_ascii_digit() => code
+            .parse::<u32>()
+            .is_ok_and(|n| (100..=99499).contains(&n)),
+        (first, b'F' | b'T' | b'U') => first.is_ascii_digit(),
+        (section, last) => HCPCS_SECTIONS.contains(&section) && last.is_ascii_digit(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +151,20 @@ mod tests {
             ("078", "05", "1120"),
         ] {
             assert!(!ssn(a, g, s), "{a}-{g}-{s}");
+        }
+    }
+
+    #[test]
+    fn procedure_codes_follow_the_cpt_and_hcpcs_structure() {
+        for code in [
+            "99213", "00100", "0001F", "0042T", "0001U", "J1100", "g0008",
+        ] {
+            assert!(procedure_code(code), "{code}");
+        }
+        for code in [
+            "00099", "99500", "1234X", "N1234", "I1234", "J11000", "F1234",
+        ] {
+            assert!(!procedure_code(code), "{code}");
         }
     }
 

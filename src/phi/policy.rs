@@ -9,7 +9,11 @@ use super::PhiKind;
 use crate::db::phi_policies::StoredPolicy;
 use crate::error::AppError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Allowed terms are words and names ("Dr. Patel", "Main St clinic"): a list of at most
+/// this many, each at most this long, keeps every vetting pass cheap.
+const MAX_ALLOWED_TERMS: usize = 500;
+const MAX_ALLOWED_TERM_CHARS: usize = 100;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Block,
@@ -17,7 +21,7 @@ pub enum Action {
     Off,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtraPattern {
     pub name: String,
@@ -25,15 +29,19 @@ pub struct ExtraPattern {
     pub action: Action,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Policy {
     /// Every kind, with the organisation's choice or the default.
     pub actions: BTreeMap<PhiKind, Action>,
+    /// Only the kinds the organisation chose an action for: these are what is stored, so
+    /// every other kind follows the defaults, including stricter defaults of a later
+    /// release and kinds added after the organisation saved its policy.
+    pub chosen: BTreeMap<PhiKind, Action>,
     pub extra_patterns: Vec<ExtraPattern>,
     pub allowed_terms: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyChanges {
     pub actions: Option<HashMap<PhiKind, Action>>,
@@ -41,21 +49,34 @@ pub struct PolicyChanges {
     pub allowed_terms: Option<Vec<String>>,
 }
 
-/// The default for a healthcare organisation: identifiers that single a patient out
-/// block; contact details, ages and conditions warn (an operator writes "call us at
-/// ..." or "diabetes class" all day).
+/// The default for a healthcare organisation: every kind blocks. Each detector finds
+/// either an identifier HIPAA's Safe Harbor list names (45 CFR 164.514(b)(2)) or clinical
+/// content tied to a person, and what is not a person's (the organisation's own and the
+/// recipient's own numbers and addresses, ages up to 89, dates without a birth, care or
+/// death word, health education, generic condition names) is no finding at all, so a
+/// warning would only teach operators to send what should not leave. The exception is an
+/// attached image: most are not faces, so it is flagged for the operator to look at.
 pub fn default_action(kind: PhiKind) -> Action {
     match kind {
-        PhiKind::Phone
-        | PhiKind::Email
-        | PhiKind::StreetAddress
-        | PhiKind::ZipCode
-        | PhiKind::Url
-        | PhiKind::IpAddress
-        | PhiKind::Age
-        | PhiKind::Diagnosis => Action::Warn,
+        PhiKind::Photo => Action::Warn,
         _ => Action::Block,
     }
+}
+
+/// Every kind's action: the organisation's choice, else the default.
+fn with_defaults(chosen: &BTreeMap<PhiKind, Action>) -> BTreeMap<PhiKind, Action> {
+    PhiKind::ALL
+        .iter()
+        .map(|kind| {
+            (
+                *kind,
+                chosen
+                    .get(kind)
+                    .copied()
+                    .unwrap_or_else(|| default_action(*kind)),
+            )
+        })
+        .collect()
 }
 
 impl Policy {
@@ -65,21 +86,11 @@ impl Policy {
             extra_patterns: serde_json::json!([]),
             allowed_terms: Vec::new(),
         });
-        let chosen: HashMap<PhiKind, Action> =
+        let chosen: BTreeMap<PhiKind, Action> =
             serde_json::from_value(stored.actions).unwrap_or_default();
         Policy {
-            actions: PhiKind::ALL
-                .iter()
-                .map(|kind| {
-                    (
-                        *kind,
-                        chosen
-                            .get(kind)
-                            .copied()
-                            .unwrap_or_else(|| default_action(*kind)),
-                    )
-                })
-                .collect(),
+            actions: with_defaults(&chosen),
+            chosen,
             extra_patterns: serde_json::from_value(stored.extra_patterns).unwrap_or_default(),
             allowed_terms: stored.allowed_terms,
         }
@@ -108,7 +119,8 @@ impl Policy {
     /// string (it would flag every draft).
     pub fn apply(mut self, changes: PolicyChanges) -> Result<Policy, AppError> {
         if let Some(actions) = changes.actions {
-            self.actions.extend(actions);
+            self.chosen.extend(actions);
+            self.actions = with_defaults(&self.chosen);
         }
         if let Some(patterns) = changes.extra_patterns {
             for (index, extra) in patterns.iter().enumerate() {
@@ -138,6 +150,21 @@ impl Policy {
             self.extra_patterns = patterns;
         }
         if let Some(terms) = changes.allowed_terms {
+            if terms.len() > MAX_ALLOWED_TERMS {
+                return Err(AppError::invalid(
+                    "allowed_terms",
+                    format!("at most {MAX_ALLOWED_TERMS} allowed terms"),
+                ));
+            }
+            if let Some(index) = terms
+                .iter()
+                .position(|term| term.trim().chars().count() > MAX_ALLOWED_TERM_CHARS)
+            {
+                return Err(AppError::invalid(
+                    format!("allowed_terms[{index}]"),
+                    format!("an allowed term is at most {MAX_ALLOWED_TERM_CHARS} characters"),
+                ));
+            }
             self.allowed_terms = terms
                 .into_iter()
                 .map(|term| term.trim().to_string())
@@ -149,7 +176,7 @@ impl Policy {
 
     pub fn to_stored(&self) -> StoredPolicy {
         StoredPolicy {
-            actions: serde_json::to_value(&self.actions).expect("actions serialise"),
+            actions: serde_json::to_value(&self.chosen).expect("actions serialise"),
             extra_patterns: serde_json::to_value(&self.extra_patterns).expect("patterns serialise"),
             allowed_terms: self.allowed_terms.clone(),
         }

@@ -1,23 +1,24 @@
 //! Vetting a draft for an operator: the organisation's policy, what counts as allowed for
 //! this organisation and recipient, where the scan runs, and whether it blocks sending.
 
+use actix::Addr;
 use serde::Serialize;
 
+use super::actor::{PhiActor, Scan};
 use super::policy::{Action, Policy};
-use super::{scan, scan_custom, Allowed, Finding, PhiKind};
-use crate::actors::phi::Scan;
+use super::{photos, scan, scan_custom, Allowed, Finding, PhiKind};
 use crate::cache::OrgConfig;
-use crate::db::contact_methods::{ContactMethod, MethodKind};
-use crate::db::ids::{ContactId, OrganizationId};
-use crate::db::phi_policies;
+use crate::db::contact_methods::{ContactMethod, MethodKind, Recipient};
+use crate::db::ids::OrganizationId;
+use crate::db::message_attachments::Attachment;
+use crate::db::{phi_policies, DbPool};
 use crate::error::AppError;
-use crate::startup::AppState;
 
 /// Drafts up to this size are scanned inline (a few microseconds); larger ones, such as
 /// long emails, by the PhiActor so they never hold up a request thread.
 const INLINE_BYTES: usize = 4 * 1024;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VettedFinding {
     #[serde(flatten)]
     pub finding: Finding,
@@ -25,33 +26,30 @@ pub struct VettedFinding {
     pub action: Action,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Verdict {
     pub findings: Vec<VettedFinding>,
     /// True when a finding is of a kind the policy blocks.
     pub blocked: bool,
 }
 
-pub async fn policy(state: &AppState, org: OrganizationId) -> Result<Policy, AppError> {
+pub async fn policy(pool: &DbPool, org: OrganizationId) -> Result<Policy, AppError> {
     Ok(Policy::from_stored(
-        phi_policies::get(&mut *state.pool.get().await?, org).await?,
+        phi_policies::get(&mut *pool.get().await?, org).await?,
     ))
 }
 
-/// Vets `body` as a message from `org` to `contact` (if known).
+/// Vets `body` and `attachments` as a message from the organisation `config` describes
+/// to `recipient` (if known).
 pub async fn vet(
-    state: &AppState,
-    org: OrganizationId,
+    phi: &Addr<PhiActor>,
+    config: &OrgConfig,
+    recipient: Option<&Recipient>,
     body: String,
-    contact: Option<ContactId>,
+    attachments: &[Attachment],
 ) -> Result<Verdict, AppError> {
-    let config = state.caches.org(org).await?;
-    let recipient = match contact {
-        Some(contact) => Some(state.recipient(org, contact).await?),
-        None => None,
-    };
-    let methods = recipient.as_ref().map_or(&[][..], |r| &r.methods[..]);
-    vet_with(state, &config, allowed(&config, methods), body).await
+    let methods = recipient.map_or(&[][..], |r| &r.methods[..]);
+    vet_with(phi, config, allowed(config, methods), body, attachments).await
 }
 
 /// What is never a finding in a message from the organisation to a contact: the
@@ -68,6 +66,12 @@ pub fn allowed(config: &OrgConfig, recipient: &[ContactMethod]) -> Allowed {
             .email_addresses
             .iter()
             .map(|address| address.address.to_ascii_lowercase())
+            .collect(),
+        domains: config
+            .email_addresses
+            .iter()
+            .filter_map(|address| address.address.rsplit_once('@'))
+            .map(|(_, domain)| domain.to_ascii_lowercase())
             .collect(),
         terms: config
             .phi_policy
@@ -86,15 +90,15 @@ pub fn allowed(config: &OrgConfig, recipient: &[ContactMethod]) -> Allowed {
     allowed
 }
 
-/// Vets `body` under the organisation's policy; kinds the policy turns off are dropped.
+/// Vets `body` and `attachments` under the organisation's policy.
 pub async fn vet_with(
-    state: &AppState,
+    phi: &Addr<PhiActor>,
     config: &OrgConfig,
     allowed: Allowed,
     body: String,
+    attachments: &[Attachment],
 ) -> Result<Verdict, AppError> {
-    let policy = &config.phi_policy;
-    let findings = if body.len() <= INLINE_BYTES {
+    let mut findings = if body.len() <= INLINE_BYTES {
         let mut findings = scan(&body, &allowed);
         findings.extend(scan_custom(&body, &config.phi_patterns));
         findings
@@ -104,12 +108,16 @@ pub async fn vet_with(
             allowed,
             custom: config.phi_patterns.clone(),
         };
-        state
-            .phi
-            .send(draft)
+        phi.send(draft)
             .await
             .map_err(crate::actors::mailbox_error)?
     };
+    findings.extend(photos(attachments));
+    Ok(judge(&config.phi_policy, findings))
+}
+
+/// What the policy does about each finding; kinds the policy turns off are dropped.
+pub fn judge(policy: &Policy, findings: Vec<Finding>) -> Verdict {
     let findings: Vec<VettedFinding> = findings
         .into_iter()
         .filter_map(|finding| {
@@ -127,5 +135,5 @@ pub async fn vet_with(
     let blocked = findings
         .iter()
         .any(|finding| finding.action == Action::Block);
-    Ok(Verdict { findings, blocked })
+    Verdict { findings, blocked }
 }

@@ -4,30 +4,57 @@ use actix_multipart::Multipart;
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use diesel::OptionalExtension;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::attachments;
 use crate::auth::Caller;
 use crate::db::ids::{AttachmentId, OrganizationId};
 use crate::db::message_attachments;
+use crate::db::message_fields::{Channel, RequestedChannel};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::messages::views::AttachmentView;
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(upload).service(show);
 }
 
-#[derive(Deserialize)]
-struct UploadParams {
-    /// Which limits apply: `sms` (MMS: 10 files, 5 MB) or `email`.
-    channel: Option<String>,
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct UploadParams {
+    /// Which limits apply: `sms` (MMS: 10 files, 5 MB) or `email`; `sms` unless given.
+    #[param(value_type = Option<String>)]
+    channel: Option<RequestedChannel>,
+}
+
+/// The multipart form an upload sends: one or more parts, each a file.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Only its schema is used: the parts are read as they stream in.
+pub(super) struct UploadForm {
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Uploaded {
+    /// Pending until a send names them in `attachment_ids`.
+    attachments: Vec<AttachmentView>,
 }
 
 /// `POST /api/messages/upload?channel=sms|email`, multipart with one or more files:
 /// the pending attachments, to send with `attachment_ids`.
+#[utoipa::path(
+    post,
+    path = "/messages/upload",
+    tag = "messages",
+    params(UploadParams),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The stored files", body = Uploaded),
+    )
+)]
 #[post("/messages/upload")]
-async fn upload(
+pub(super) async fn upload(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
@@ -44,15 +71,26 @@ async fn upload(
             "send the files as multipart/form-data".into(),
         ));
     }
-    let channel = params.channel.as_deref().unwrap_or("sms");
+    let channel = params.into_inner().channel.unwrap_or(Channel::Sms.into());
     let multipart = Multipart::new(req.headers(), payload);
-    let uploaded = attachments::upload(&state, &caller, channel, multipart).await?;
-    Ok(HttpResponse::Created().json(json!({ "attachments": uploaded })))
+    let uploaded = attachments::upload(&state, &caller, &channel, multipart).await?;
+    Ok(HttpResponse::Created().json(Uploaded {
+        attachments: uploaded,
+    }))
 }
 
 /// `GET /api/attachments/{id}`: redirects to a fresh, short-lived URL of the file.
+#[utoipa::path(
+    get,
+    path = "/attachments/{id}",
+    tag = "messages",
+    params(("id" = AttachmentId, Path, description = "The attachment")),
+    responses(
+        (status = 302, description = "To a short-lived URL of the file", headers(("Location" = String, description = "The file's URL"))),
+    )
+)]
 #[get("/attachments/{id}")]
-async fn show(
+pub(super) async fn show(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<AttachmentId>,

@@ -4,15 +4,16 @@
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::Utc;
 use diesel::OptionalExtension;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
-use crate::db::email_addresses::{self, EmailAddressInsertForm, EmailAddressUpdateForm};
+use crate::db::email_addresses::{
+    self, EmailAddress, EmailAddressInsertForm, EmailAddressUpdateForm,
+};
 use crate::db::ids::EmailAddressId;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::validate;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -23,31 +24,58 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(remove);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewEmailAddress {
+pub(super) struct NewEmailAddress {
     address: String,
     #[serde(default)]
     display_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct EmailAddressList {
+    email_addresses: Vec<EmailAddress>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EmailAddressChanges {
+pub(super) struct EmailAddressChanges {
     address: Option<String>,
     #[serde(default, deserialize_with = "validate::patch_field")]
     display_name: Option<Option<String>>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/email-addresses",
+    tag = "email addresses",
+    responses((status = 200, description = "The organisation's sending addresses", body = EmailAddressList))
+)]
 #[get("/email-addresses")]
-async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
+pub(super) async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, AppError> {
     let addresses =
         email_addresses::list(&mut *state.pool.get().await?, caller.organization_id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "email_addresses": addresses })))
+    Ok(HttpResponse::Ok().json(EmailAddressList {
+        email_addresses: addresses,
+    }))
 }
 
+/// Admins.
+#[utoipa::path(
+    post,
+    path = "/email-addresses",
+    tag = "email addresses",
+    request_body = NewEmailAddress,
+    responses(
+        (status = 201, description = "The new address", body = EmailAddress),
+        (status = 409, description = "The address is already registered", body = ErrorBody),
+    )
+)]
 #[post("/email-addresses")]
-async fn create(
+pub(super) async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: ApiJson<NewEmailAddress>,
@@ -64,8 +92,15 @@ async fn create(
     Ok(HttpResponse::Created().json(address))
 }
 
+#[utoipa::path(
+    get,
+    path = "/email-addresses/{id}",
+    tag = "email addresses",
+    params(("id" = EmailAddressId, Path, description = "The address")),
+    responses((status = 200, description = "The address", body = EmailAddress))
+)]
 #[get("/email-addresses/{id}")]
-async fn show(
+pub(super) async fn show(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<EmailAddressId>,
@@ -82,8 +117,20 @@ async fn show(
     Ok(HttpResponse::Ok().json(address))
 }
 
+/// Admins.
+#[utoipa::path(
+    patch,
+    path = "/email-addresses/{id}",
+    tag = "email addresses",
+    params(("id" = EmailAddressId, Path, description = "The address")),
+    request_body = EmailAddressChanges,
+    responses(
+        (status = 200, description = "The address as changed", body = EmailAddress),
+        (status = 409, description = "The address is already registered", body = ErrorBody),
+    )
+)]
 #[patch("/email-addresses/{id}")]
-async fn update(
+pub(super) async fn update(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<EmailAddressId>,
@@ -115,8 +162,16 @@ async fn update(
     Ok(HttpResponse::Ok().json(address))
 }
 
+/// Admins.
+#[utoipa::path(
+    delete,
+    path = "/email-addresses/{id}",
+    tag = "email addresses",
+    params(("id" = EmailAddressId, Path, description = "The address")),
+    responses((status = 204, description = "Removed"))
+)]
 #[delete("/email-addresses/{id}")]
-async fn remove(
+pub(super) async fn remove(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<EmailAddressId>,

@@ -3,15 +3,14 @@
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::Utc;
 use diesel::OptionalExtension;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
 use crate::db::ids::PhoneNumberId;
-use crate::db::phone_numbers::{self, PhoneNumberInsertForm, PhoneNumberUpdateForm};
-use crate::error::AppError;
+use crate::db::phone_numbers::{self, PhoneNumber, PhoneNumberInsertForm, PhoneNumberUpdateForm};
+use crate::error::{AppError, ErrorBody};
 use crate::extract::ApiJson;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::validate;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,9 +21,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(remove);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewPhoneNumber {
+pub(super) struct NewPhoneNumber {
     phone_number: String,
     #[serde(default)]
     label: Option<String>,
@@ -32,9 +31,14 @@ struct NewPhoneNumber {
     twilio_sid: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct PhoneNumberList {
+    phone_numbers: Vec<PhoneNumber>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PhoneNumberChanges {
+pub(super) struct PhoneNumberChanges {
     phone_number: Option<String>,
     label: Option<String>,
     #[serde(default, deserialize_with = "validate::patch_field")]
@@ -53,15 +57,37 @@ fn twilio_sid(raw: Option<&str>) -> Result<Option<String>, AppError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/phone-numbers",
+    tag = "phone numbers",
+    responses((status = 200, description = "The organisation's sending numbers", body = PhoneNumberList))
+)]
 #[get("/phone-numbers")]
-async fn list(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, AppError> {
+pub(super) async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, AppError> {
     let numbers =
         phone_numbers::list(&mut *state.pool.get().await?, caller.organization_id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "phone_numbers": numbers })))
+    Ok(HttpResponse::Ok().json(PhoneNumberList {
+        phone_numbers: numbers,
+    }))
 }
 
+/// Admins: `label` is `Main` unless given.
+#[utoipa::path(
+    post,
+    path = "/phone-numbers",
+    tag = "phone numbers",
+    request_body = NewPhoneNumber,
+    responses(
+        (status = 201, description = "The new number", body = PhoneNumber),
+        (status = 409, description = "The number is already registered", body = ErrorBody),
+    )
+)]
 #[post("/phone-numbers")]
-async fn create(
+pub(super) async fn create(
     state: web::Data<AppState>,
     caller: Caller,
     body: ApiJson<NewPhoneNumber>,
@@ -84,8 +110,15 @@ async fn create(
     Ok(HttpResponse::Created().json(number))
 }
 
+#[utoipa::path(
+    get,
+    path = "/phone-numbers/{id}",
+    tag = "phone numbers",
+    params(("id" = PhoneNumberId, Path, description = "The number")),
+    responses((status = 200, description = "The number", body = PhoneNumber))
+)]
 #[get("/phone-numbers/{id}")]
-async fn show(
+pub(super) async fn show(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<PhoneNumberId>,
@@ -102,8 +135,20 @@ async fn show(
     Ok(HttpResponse::Ok().json(number))
 }
 
+/// Admins.
+#[utoipa::path(
+    patch,
+    path = "/phone-numbers/{id}",
+    tag = "phone numbers",
+    params(("id" = PhoneNumberId, Path, description = "The number")),
+    request_body = PhoneNumberChanges,
+    responses(
+        (status = 200, description = "The number as changed", body = PhoneNumber),
+        (status = 409, description = "The number is already registered", body = ErrorBody),
+    )
+)]
 #[patch("/phone-numbers/{id}")]
-async fn update(
+pub(super) async fn update(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<PhoneNumberId>,
@@ -139,8 +184,16 @@ async fn update(
     Ok(HttpResponse::Ok().json(number))
 }
 
+/// Admins.
+#[utoipa::path(
+    delete,
+    path = "/phone-numbers/{id}",
+    tag = "phone numbers",
+    params(("id" = PhoneNumberId, Path, description = "The number")),
+    responses((status = 204, description = "Removed"))
+)]
 #[delete("/phone-numbers/{id}")]
-async fn remove(
+pub(super) async fn remove(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<PhoneNumberId>,

@@ -1,13 +1,16 @@
 //! `GET /ws`: the realtime socket (protocol in `crate::protocol` and README.md).
 
+use std::sync::Arc;
+
 use actix::{Actor, AsyncContext};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::actors::ws_session::WsSession;
+use crate::actors::stream::Since;
+use crate::actors::ws_session::{SessionState, WsSession};
 use crate::auth::{self, presented_token};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Largest frame a client may send; client frames are small JSON commands.
 const MAX_CLIENT_FRAME: usize = 16 * 1024;
@@ -16,6 +19,7 @@ const MAX_CLIENT_FRAME: usize = 16 * 1024;
 struct ConnectParams {
     token: Option<String>,
     since: Option<u64>,
+    epoch: Option<String>,
 }
 
 /// Authenticates by cookie, bearer header or `?token=` before upgrading; a socket opened
@@ -38,16 +42,29 @@ pub async fn connect(
                 )
                 .into());
             }
-            Some(auth::authenticate(&state, &token).await?)
+            Some(auth::authenticate(&state.caches, &state.pool, &token).await?)
         }
         None => None,
     };
-    let (response, session, stream) = actix_ws::handle(&req, payload)?;
+    let (response, session, stream) = actix_ws::handle(&req, payload).map_err(|error| {
+        AppError::bad_request(
+            "not_a_websocket",
+            format!("`/ws` takes a WebSocket handshake: {error}"),
+        )
+    })?;
     let stream = stream.max_frame_size(MAX_CLIENT_FRAME);
-    let state = state.clone();
+    let state = Arc::new(SessionState {
+        realtime: state.realtime.clone(),
+        pool: state.pool.clone(),
+        caches: state.caches.clone(),
+    });
     WsSession::create(move |ctx| {
         ctx.add_stream(stream);
-        WsSession::new(state, session, caller, params.since)
+        let since = params.since.map(|seq| Since {
+            seq,
+            epoch: params.epoch,
+        });
+        WsSession::new(state, session, caller, since)
     });
     Ok(response)
 }

@@ -97,6 +97,8 @@ struct TwilioError {
 #[derive(Deserialize)]
 struct MessageList {
     messages: Vec<ListedMessage>,
+    /// The next (older) page, as a path on the API's host; absent on the last page.
+    next_page_uri: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -108,21 +110,64 @@ struct ListedMessage {
 }
 
 impl ListedMessage {
+    fn created(&self) -> Option<DateTime<Utc>> {
+        self.date_created
+            .as_deref()
+            .and_then(|date| DateTime::parse_from_rfc2822(date).ok())
+            .map(|created| created.to_utc())
+    }
+
     /// Whether this may be the message with `body` sent since `since`.
     fn may_be(&self, body: &str, since: DateTime<Utc>) -> bool {
-        let created = self
-            .date_created
-            .as_deref()
-            .and_then(|date| DateTime::parse_from_rfc2822(date).ok());
         self.body.as_deref() == Some(body)
             // Unknown creation time: it may be ours, and sending again is the worse mistake.
-            && created.is_none_or(|created| created >= since - CLOCK_SKEW)
+            && self.created().is_none_or(|created| created >= since - CLOCK_SKEW)
+    }
+
+    /// Whether this was certainly created before `since`: Twilio lists newest first, so
+    /// nothing after it on the list can be a message sent since.
+    fn predates(&self, since: DateTime<Utc>) -> bool {
+        self.created()
+            .is_some_and(|created| created < since - CLOCK_SKEW)
+    }
+}
+
+/// How many pages of 50 a reconciliation reads at most. A route busier than that since
+/// the attempt began cannot be read to the attempt's start, and the message is then
+/// not sent again (the look-up counts as failed).
+const MAX_PAGES: usize = 40;
+
+/// Where a message stands, as Twilio answers for one message.
+#[derive(Debug, Deserialize)]
+pub struct FetchedMessage {
+    pub status: String,
+    /// A number in Twilio's answers; kept as text like a callback's `ErrorCode`.
+    pub error_code: Option<serde_json::Value>,
+    pub error_message: Option<String>,
+}
+
+impl FetchedMessage {
+    pub fn error_code(&self) -> Option<String> {
+        self.error_code
+            .as_ref()
+            .filter(|code| !code.is_null())
+            .map(|code| code.to_string().trim_matches('"').to_string())
     }
 }
 
 /// How far Twilio's clock may be behind ours when telling whether a message it lists
 /// was created by this attempt.
 const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+/// Twilio's media hosts (over https), or the configured API base's origin (stand-ins).
+fn is_media_host(base: &url::Url, url: &url::Url) -> bool {
+    let host = url.host_str().unwrap_or_default();
+    let twilio = matches!(url.scheme(), "https")
+        && (host == "twilio.com"
+            || host.ends_with(".twilio.com")
+            || host.ends_with(".twiliocdn.com"));
+    twilio || base.origin() == url.origin()
+}
 
 impl TwilioClient {
     /// A client of the API at `base` (`https://api.twilio.com`, or a stand-in). Each
@@ -145,9 +190,25 @@ impl TwilioClient {
         let api = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .build(https);
+        // Twilio answers a media URL with a redirect to its CDN; every hop is checked
+        // like the first, so a redirect cannot lead the server elsewhere (SSRF).
+        let allowed_base = base.clone();
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if is_media_host(&allowed_base, attempt.url()) {
+                attempt.follow()
+            } else {
+                let host = attempt.url().host_str().unwrap_or_default().to_string();
+                attempt.error(format!(
+                    "a media redirect to {host} is not followed: not one of Twilio's media hosts"
+                ))
+            }
+        });
         let media = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
+            .redirect(redirects)
             .build()
             .expect("the HTTP client builds with static settings");
         Ok(TwilioClient {
@@ -161,15 +222,7 @@ impl TwilioClient {
     /// Whether `url` is one Twilio serves media from (or the configured API base, for
     /// stand-ins): inbound media is fetched from nowhere else.
     pub fn is_media_url(&self, url: &str) -> bool {
-        let Ok(url) = url::Url::parse(url) else {
-            return false;
-        };
-        let host = url.host_str().unwrap_or_default();
-        let twilio = matches!(url.scheme(), "https")
-            && (host == "twilio.com"
-                || host.ends_with(".twilio.com")
-                || host.ends_with(".twiliocdn.com"));
-        twilio || self.base.origin() == url.origin()
+        url::Url::parse(url).is_ok_and(|url| is_media_host(&self.base, &url))
     }
 
     /// Downloads a media item of an inbound message (Basic auth; redirects followed),
@@ -199,12 +252,65 @@ impl TwilioClient {
     }
 
     fn messages_url(&self, account_sid: &str) -> url::Url {
+        self.api_url(&["2010-04-01", "Accounts", account_sid, "Messages.json"])
+    }
+
+    fn api_url(&self, segments: &[&str]) -> url::Url {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .expect("checked in new: the base can have a path")
             .pop_if_empty()
-            .extend(["2010-04-01", "Accounts", account_sid, "Messages.json"]);
+            .extend(segments);
         url
+    }
+
+    /// A `next_page_uri` (a path and query on the API's host) under the configured base.
+    /// Only its path and query are taken: a page is never fetched from another host.
+    fn page_url(&self, uri: &str) -> anyhow::Result<url::Url> {
+        let page = url::Url::parse("https://api.twilio.com/")?.join(uri)?;
+        let mut url = self.base.clone();
+        let prefix = self.base.path().trim_end_matches('/');
+        url.set_path(&format!("{prefix}{}", page.path()));
+        url.set_query(page.query());
+        Ok(url)
+    }
+
+    /// One GET of the API that must answer 200 with JSON of type `T`.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        credentials: &Credentials,
+        url: url::Url,
+    ) -> anyhow::Result<T> {
+        let answer = self
+            .call(credentials, Method::GET, url, None)
+            .await
+            .map_err(
+                |(NoAnswer::NotConnected(reason) | NoAnswer::Lost(reason))| anyhow::anyhow!(reason),
+            )?;
+        anyhow::ensure!(
+            answer.status.is_success(),
+            "Twilio answered {}",
+            answer.status
+        );
+        serde_json::from_slice(&answer.body)
+            .map_err(|error| anyhow::anyhow!("Twilio's answer did not parse: {error}"))
+    }
+
+    /// Where Twilio says message `sid` stands.
+    pub async fn fetch(
+        &self,
+        credentials: &Credentials,
+        sid: &str,
+    ) -> anyhow::Result<FetchedMessage> {
+        let file = format!("{sid}.json");
+        let url = self.api_url(&[
+            "2010-04-01",
+            "Accounts",
+            &credentials.account_sid,
+            "Messages",
+            &file,
+        ]);
+        self.get_json(credentials, url).await
     }
 
     /// One request to the API with the account's credentials, and its whole answer.
@@ -330,8 +436,10 @@ impl TwilioClient {
     }
 
     /// The SIDs of the messages Twilio has from `from` to `to` with this body, created
-    /// since `since` (Twilio filters by day; the body and creation time decide), as
-    /// Twilio lists them.
+    /// since `since` (Twilio filters by day; the body and creation time decide). Every
+    /// page is read, newest first, until one reaches back past `since`: a message that
+    /// many newer ones on the same route have pushed off the first page is still found.
+    /// A list that cannot be read to there is an error, never "not found".
     pub async fn find_sent(
         &self,
         credentials: &Credentials,
@@ -346,25 +454,24 @@ impl TwilioClient {
             ("DateSent>", &day),
             ("PageSize", "50"),
         ]);
-        let answer = self
-            .call(credentials, Method::GET, url, None)
-            .await
-            .map_err(
-                |(NoAnswer::NotConnected(reason) | NoAnswer::Lost(reason))| anyhow::anyhow!(reason),
-            )?;
-        anyhow::ensure!(
-            answer.status.is_success(),
-            "Twilio answered {}",
-            answer.status
-        );
-        let list: MessageList = serde_json::from_slice(&answer.body)
-            .map_err(|error| anyhow::anyhow!("Twilio's message list did not parse: {error}"))?;
-        Ok(list
-            .messages
-            .into_iter()
-            .filter(|message| message.may_be(sms.body, since))
-            .map(|message| message.sid)
-            .collect())
+        let mut found = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page: MessageList = self.get_json(credentials, url).await?;
+            let reached_since = page.messages.iter().any(|message| message.predates(since));
+            found.extend(
+                page.messages
+                    .into_iter()
+                    .filter(|message| message.may_be(sms.body, since))
+                    .map(|message| message.sid),
+            );
+            match page.next_page_uri.filter(|_| !reached_since) {
+                Some(next) => url = self.page_url(&next)?,
+                None => return Ok(found),
+            }
+        }
+        anyhow::bail!(
+            "more than {MAX_PAGES} pages of messages on this route since the attempt began"
+        )
     }
 }
 
@@ -388,6 +495,9 @@ mod tests {
             listed(text, Some("Thu, 24 Aug 2023 05:09:00 +0000")).may_be(text, since),
             "Twilio's clock may be a little behind"
         );
+        assert!(!listed(text, Some("Thu, 24 Aug 2023 05:09:00 +0000")).predates(since));
+        assert!(listed(text, Some("Thu, 24 Aug 2023 04:50:00 +0000")).predates(since));
+        assert!(!listed(text, None).predates(since));
         assert!(!listed(text, Some("Thu, 24 Aug 2023 04:50:00 +0000")).may_be(text, since));
         assert!(listed(text, None).may_be(text, since));
         assert!(!listed("Other", Some("Thu, 24 Aug 2023 05:10:03 +0000")).may_be(text, since));
@@ -408,6 +518,26 @@ mod tests {
         assert_eq!(
             url("http://127.0.0.1:4010/twilio/"),
             "http://127.0.0.1:4010/twilio/2010-04-01/Accounts/AC123/Messages.json"
+        );
+    }
+
+    #[test]
+    fn a_next_page_stays_on_the_configured_base() {
+        let client =
+            TwilioClient::new("http://127.0.0.1:4010/twilio/", Duration::from_secs(1)).unwrap();
+        let next =
+            "/2010-04-01/Accounts/AC123/Messages.json?To=%2B1&PageSize=50&Page=1&PageToken=PA1";
+        assert_eq!(
+            client.page_url(next).unwrap().to_string(),
+            "http://127.0.0.1:4010/twilio/2010-04-01/Accounts/AC123/Messages.json?To=%2B1&PageSize=50&Page=1&PageToken=PA1"
+        );
+        assert_eq!(
+            client
+                .page_url("https://elsewhere.example/2010-04-01/x.json?a=1")
+                .unwrap()
+                .to_string(),
+            "http://127.0.0.1:4010/twilio/2010-04-01/x.json?a=1",
+            "only the path and query of a page are followed"
         );
     }
 

@@ -3,7 +3,11 @@
 pub mod client;
 pub mod signature;
 
-use crate::db::messages::MessageStatus;
+use crate::db::message_fields::MessageStatus;
+
+/// Twilio's MMS limits: ten media, 5 MB in all.
+pub const MMS_MAX_FILES: usize = 10;
+pub const MMS_MAX_BYTES: usize = 5 * 1024 * 1024;
 
 /// Twilio's `MessageStatus` in our lifecycle; `None` for states we do not track
 /// (`receiving`, `partially_delivered`, ...), which are acknowledged and ignored.

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{assert_error, Conversation, TestApp, WsClient};
+use crate::helpers::{assert_error, poll_until, Conversation, TestApp, WsClient};
 
-fn png(size: usize) -> Vec<u8> {
+pub fn png(size: usize) -> Vec<u8> {
     let mut bytes = vec![
         0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, b'I', b'H', b'D', b'R',
     ];
@@ -21,7 +21,7 @@ fn pdf() -> Vec<u8> {
     b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
 }
 
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     token: &str,
     channel: &str,
@@ -71,7 +71,8 @@ fn walk(dir: &std::path::Path) -> usize {
     })
 }
 
-async fn clinic_with_twilio() -> (TestApp, Conversation, MockServer) {
+/// A clinic whose Twilio stand-in accepts every send.
+pub async fn clinic_with_twilio() -> (TestApp, Conversation, MockServer) {
     let twilio = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(201).set_body_json(
@@ -323,13 +324,23 @@ async fn housekeeping_removes_stale_pending_uploads_and_keeps_linked_ones() {
     assert_eq!(stored_files(&chat.org.id), 2);
 
     // Both uploads are two days old; only the one no message took is removed.
-    {
-        use diesel_async::RunQueryDsl;
-        diesel::sql_query("UPDATE message_attachments SET created_at = now() - interval '2 days'")
-            .execute(&mut app.pool.get().await.unwrap())
-            .await
-            .unwrap();
-    }
+    age_uploads(&app).await;
+    await_housekeeping(&app, &chat.org.token, &stale, &kept).await;
+    assert_eq!(stored_files(&chat.org.id), 1, "its file went with it");
+}
+
+/// Makes every upload two days old.
+pub async fn age_uploads(app: &TestApp) {
+    use diesel_async::RunQueryDsl;
+    diesel::sql_query("UPDATE message_attachments SET created_at = now() - interval '2 days'")
+        .execute(&mut app.pool.get().await.unwrap())
+        .await
+        .unwrap();
+}
+
+/// Waits (bounded) until housekeeping has removed upload `stale`, then checks that it
+/// left upload `kept`.
+pub async fn await_housekeeping(app: &TestApp, token: &str, stale: &Value, kept: &Value) {
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -341,24 +352,20 @@ async fn housekeeping_removes_stale_pending_uploads_and_keeps_linked_ones() {
                 app.address,
                 id.as_str().unwrap()
             ))
-            .bearer_auth(&chat.org.token);
+            .bearer_auth(token);
         async move { request.send().await.unwrap().status() }
     };
-    // Housekeeping runs every second here; wait for its verdict (bounded).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while status_of(&stale).await != StatusCode::NOT_FOUND {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the stale upload was never removed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    poll_until(
+        "the stale upload is removed",
+        std::time::Duration::from_secs(20),
+        || async { (status_of(stale).await == StatusCode::NOT_FOUND).then_some(()) },
+    )
+    .await;
     assert_eq!(
-        status_of(&kept).await,
+        status_of(kept).await,
         StatusCode::FOUND,
-        "the linked upload stays"
+        "the kept upload stays"
     );
-    assert_eq!(stored_files(&chat.org.id), 1, "its file went with it");
 }
 
 /// Against a real S3-compatible server on loopback: `scripts/test.sh` starts one (moto)

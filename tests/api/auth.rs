@@ -189,3 +189,48 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
         .find(|value| value.starts_with(&format!("{name}=")))
         .map(str::to_string)
 }
+
+/// Cross-site WebSocket hijacking: another site's page could open a socket that rides on
+/// the browser's session cookie; only this server's own origin may.
+#[actix_web::test]
+async fn a_socket_opened_with_the_session_cookie_must_come_from_this_origin() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Acme Clinic").await;
+    let login = reqwest::Client::new()
+        .post(format!("{}/api/auth/login", app.address))
+        .json(&json!({ "email": org.admin_email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let cookie = set_cookie(&login, "sb_session")
+        .expect("session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let socket_url = format!("{}/ws", app.address.replacen("http://", "ws://", 1));
+    let open = |origin: String| {
+        let mut request = socket_url.as_str().into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+        tokio_tungstenite::connect_async(request)
+    };
+
+    match open("https://evil.example".into()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), StatusCode::FORBIDDEN)
+        }
+        other => panic!("another origin's socket was not refused: {other:?}"),
+    }
+    let (mut socket, _) = open(app.address.clone())
+        .await
+        .expect("this origin's socket opens");
+    use futures_util::StreamExt;
+    let hello = socket.next().await.unwrap().unwrap();
+    assert!(hello.to_string().contains("\"hello\""), "{hello}");
+}

@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchboard::config::Settings;
 use switchboard::db::ids::{ContactId, ContactMethodId, MessageId, OrganizationId, PhoneNumberId};
+use switchboard::db::message_fields::{Channel, Direction, MessageStatus};
 use switchboard::db::messages::{self, MessageInsertForm};
 use switchboard::twilio::signature;
 use wiremock::matchers::{method, path};
@@ -299,7 +300,7 @@ async fn a_status_callback_that_overtakes_the_send_answer_is_kept() {
     tab.subscribe(&chat.contact_id).await;
 
     let message = app
-        .send_sms(&chat.org.token, &chat.contact_id, "Your results are ready")
+        .send_sms(&chat.org.token, &chat.contact_id, "Your paperwork is ready")
         .await;
     let id = message["id"].as_str().unwrap();
     let seen = tab
@@ -393,13 +394,14 @@ async fn sends_from_one_number_are_paced() {
         tab.statuses_until(id, |data| data["external_id"].is_string())
             .await;
     }
-    // Ten a second: the four reach Twilio at least 100 ms apart (300 ms from first to
-    // last; the first may have been slower on its way than the last).
+    // Ten a second: the four leave 100 ms apart, 300 ms from first to last. Arrivals
+    // are measured at Twilio, and on a loaded machine the first may be slower on its way
+    // than the last (241 ms was seen); unpaced, the four arrive within a few ms.
     let arrivals = arrivals.0.lock().unwrap().clone();
     assert_eq!(arrivals.len(), 4, "each message sent once");
     let span = arrivals[3] - arrivals[0];
     assert!(
-        span >= std::time::Duration::from_millis(250),
+        span >= std::time::Duration::from_millis(200),
         "four sends from one number at 10/s took only {span:?}"
     );
 }
@@ -447,13 +449,13 @@ async fn an_ambiguous_failure_is_reconciled_instead_of_sent_twice() {
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"messages": [
                 {"sid": "SM99999999999999999999999999999999", "body": "Someone else's message"},
-                {"sid": "SM33333333333333333333333333333333", "body": "Your lab results are in"}
+                {"sid": "SM33333333333333333333333333333333", "body": "Your forms are ready to sign"}
             ]})),
         )
         .mount(&twilio)
         .await;
     assert_eq!(
-        carrier_id_of_a_send(&twilio, "Your lab results are in").await,
+        carrier_id_of_a_send(&twilio, "Your forms are ready to sign").await,
         "SM33333333333333333333333333333333"
     );
     assert_eq!(
@@ -555,14 +557,14 @@ async fn a_message_is_not_sent_again_while_twilio_cannot_say_whether_it_has_it()
         .and(path(MESSAGES_PATH))
         .respond_with(
             ResponseTemplate::new(200).set_body_json(json!({"messages": [
-                {"sid": "SM34343434343434343434343434343434", "body": "Your lab results are in"}
+                {"sid": "SM34343434343434343434343434343434", "body": "Your forms are ready to sign"}
             ]})),
         )
         .with_priority(2)
         .mount(&twilio)
         .await;
     assert_eq!(
-        carrier_id_of_a_send(&twilio, "Your lab results are in").await,
+        carrier_id_of_a_send(&twilio, "Your forms are ready to sign").await,
         "SM34343434343434343434343434343434"
     );
     assert_eq!(
@@ -698,13 +700,13 @@ async fn left_behind(
                     .parse()
                     .unwrap(),
             )),
-            channel: "sms",
-            direction: "outbound",
+            channel: Channel::Sms,
+            direction: Direction::Outbound,
             body: body.into(),
             subject: None,
             from_address: Some("+14155550100".into()),
             to_address: Some("+14155550111".into()),
-            status,
+            status: MessageStatus::parse(status).expect("a message status"),
             source: "operator",
             ai_origin: None,
             external_id: None,

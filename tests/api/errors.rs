@@ -121,3 +121,198 @@ async fn health_and_readiness_answer() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["database"], "ok");
 }
+
+/// PostgreSQL cannot store a NUL character: one in any text a client sends is refused
+/// where the input is parsed, naming the field, and nothing is written.
+#[actix_web::test]
+async fn a_nul_character_in_any_input_is_refused_by_name() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let token = &chat.org.token;
+
+    let (status, body) = app
+        .post("/api/contacts", token, json!({"name": "Ann\u{0}Lee"}))
+        .await;
+    let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_field");
+    assert_eq!(error["field"], "name");
+    let (status, body) = app
+        .post(
+            "/api/contacts",
+            token,
+            json!({"name": "Ann", "phones": [{"phone_number": "+14155550123", "label": "m\u{0}"}]}),
+        )
+        .await;
+    let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_field");
+    assert_eq!(error["field"], "phones[0].label");
+    let (status, body) = app
+        .post(
+            "/api/messages/send",
+            token,
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Hi\u{0}"}),
+        )
+        .await;
+    let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_field");
+    assert_eq!(error["field"], "body");
+    // An escaped backslash before `u0000` is text, not a NUL.
+    let (status, body) = app
+        .post("/api/contacts", token, json!({"name": "C:\\u0000 drive"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let (status, body) = app.get("/api/contacts?search=ann%00", token).await;
+    let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_eq!(error["field"], "search");
+    let (status, body) = app.get("/api/contacts/%00", token).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_path");
+
+    let mut inbound = crate::helpers::form(&[
+        ("AccountSid", crate::helpers::TWILIO_ACCOUNT),
+        ("From", "+14155550111"),
+        ("To", "+14155550100"),
+        ("Body", "STOP\u{0}"),
+    ]);
+    inbound.push(("MessageSid".into(), "SM1".into()));
+    let (status, text) = app
+        .post_signed(
+            "/webhooks/twilio/inbound",
+            &inbound,
+            crate::helpers::TWILIO_TOKEN,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_field");
+    assert_eq!(error["field"], "Body");
+
+    let (_, list) = app.get("/api/contacts", token).await;
+    assert_eq!(
+        list["contacts"].as_array().unwrap().len(),
+        2,
+        "only the clinic's contact and the one without a NUL: {list}"
+    );
+    let (_, history) = app
+        .get(
+            &format!("/api/messages?contact_id={}", chat.contact_id),
+            token,
+        )
+        .await;
+    assert_eq!(
+        history["messages"],
+        json!([]),
+        "nothing was sent or received"
+    );
+}
+
+#[actix_web::test]
+async fn the_socket_route_without_a_handshake_answers_json() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Acme").await;
+    let (status, body) = app.get("/ws", &org.token).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "not_a_websocket");
+}
+
+#[actix_web::test]
+async fn unbounded_or_unprintable_settings_are_refused() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let token = &chat.org.token;
+
+    for host in [
+        "smtp.example.com\r\nRCPT TO:<x@y>",
+        "mail host",
+        "smtp\u{7}.example.com",
+    ] {
+        let (status, body) = app
+            .patch(
+                "/api/organization/settings",
+                token,
+                json!({"smtp_host": host}),
+            )
+            .await;
+        let error = assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+        assert_eq!(error["field"], "smtp_host", "{host:?}");
+    }
+    let (status, body) = app
+        .patch(
+            "/api/organization/settings",
+            token,
+            json!({"smtp_host": "smtp.example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = app
+        .post(
+            "/api/messages/notes",
+            token,
+            json!({"contact_id": chat.contact_id, "body": "x".repeat(10_001)}),
+        )
+        .await;
+    let error = assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    assert_eq!(error["field"], "body");
+
+    let (status, body) = app
+        .patch(
+            "/api/phi/policy",
+            token,
+            json!({"allowed_terms": ["Dr. Patel", "y".repeat(101)]}),
+        )
+        .await;
+    let error = assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    assert_eq!(error["field"], "allowed_terms[1]");
+    let many: Vec<String> = (0..501).map(|n| format!("term {n}")).collect();
+    let (status, body) = app
+        .patch("/api/phi/policy", token, json!({"allowed_terms": many}))
+        .await;
+    let error = assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+    assert_eq!(error["field"], "allowed_terms");
+}
+
+#[actix_web::test]
+async fn an_oversize_webhook_body_gets_the_json_error() {
+    let app = TestApp::spawn().await;
+    let huge = vec![("Body".to_string(), "x".repeat(300 * 1024))];
+    let (status, text) = app
+        .post_webhook("/webhooks/twilio/inbound", &huge, Some("unchecked"))
+        .await;
+    let body: serde_json::Value = serde_json::from_str(&text).expect("a JSON error");
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+}
+
+#[actix_web::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/api/me", "/api/no-such-route"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|value| value.to_str().unwrap().to_string())
+                .unwrap_or_else(|| panic!("{path} answers without {name}"))
+        };
+        assert_eq!(header("x-content-type-options"), "nosniff");
+        assert_eq!(header("x-frame-options"), "DENY");
+        assert_eq!(header("referrer-policy"), "same-origin");
+        let policy = header("content-security-policy");
+        assert!(policy.contains("script-src 'self'"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        assert!(
+            response
+                .headers()
+                .get("strict-transport-security")
+                .is_none(),
+            "no HSTS over plain http"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use switchboard::accounts::{self, NewUser};
 use switchboard::auth::Role;
 use switchboard::config::{LogFormat, Settings};
 use switchboard::db::{self, DbPool};
-use switchboard::startup::Application;
+use switchboard::startup::{Application, Stopper};
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -22,7 +22,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub pool: DbPool,
     pub database_url: String,
-    _database: DatabaseGuard,
+    /// Stops this server (and its scheduler), as SIGTERM would.
+    pub stopper: Stopper,
+    /// `None` for a second server on another's database (see `spawn_beside`).
+    _database: Option<DatabaseGuard>,
 }
 
 /// An organisation with an admin signed in.
@@ -34,7 +37,7 @@ pub struct Org {
 
 /// Where the test databases live: `SWITCHBOARD_TEST_DATABASE_URL`, else `DATABASE_URL`,
 /// else the local server. The path is replaced by a fresh database name per test.
-fn server_url() -> String {
+pub fn server_url() -> String {
     std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
         .or_else(|_| std::env::var("DATABASE_URL"))
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
@@ -66,6 +69,7 @@ pub fn settings(database_url: &str) -> Settings {
         ws_heartbeat_secs: 15,
         // Fast enough that status changes arrive within a test, slow enough to be steps.
         sandbox_delay_ms: 20,
+        sandbox_replies: false,
         // Nothing in the tests talks to the real Twilio; tests that send point this at
         // their own stand-in.
         twilio_api_base: "http://127.0.0.1:9".into(),
@@ -74,6 +78,7 @@ pub fn settings(database_url: &str) -> Settings {
         delivery_attempts: 3,
         delivery_retry_base_ms: 10,
         outbox_sweep_secs: 30,
+        status_check_after_secs: 900,
         s3_bucket: None,
         s3_endpoint: None,
         s3_region: "us-east-1".into(),
@@ -86,6 +91,12 @@ pub fn settings(database_url: &str) -> Settings {
         housekeeping_secs: 3600,
         static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
         workers: Some(1),
+        listen_backlog: 1024,
+        metrics_token: None,
+        redis_url: None,
+        position_check_ms: 5000,
+        redis_timeout_ms: 1000,
+        suggestions: switchboard::suggestions::SuggestionSource::Canned,
     }
 }
 
@@ -100,15 +111,27 @@ impl TestApp {
         let guard = DatabaseGuard(database_url.clone());
         let mut settings = settings(&database_url);
         change(&mut settings);
-        let app = Application::build(&settings).await.expect("server starts");
+        Self::start(&settings, Some(guard)).await
+    }
+
+    /// Another server on this one's database: a second node of one deployment, or this
+    /// server started again after `stopper.stop()`. Drop it before this one.
+    pub async fn spawn_beside(&self) -> TestApp {
+        Self::start(&settings(&self.database_url), None).await
+    }
+
+    async fn start(settings: &Settings, guard: Option<DatabaseGuard>) -> TestApp {
+        let app = Application::build(settings).await.expect("server starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();
+        let stopper = app.stopper();
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {
             address,
             client: reqwest::Client::new(),
             pool,
-            database_url,
+            database_url: settings.database_url.clone(),
+            stopper,
             _database: guard,
         }
     }
@@ -136,13 +159,18 @@ impl TestApp {
 
     /// Adds an agent to an organisation and signs them in.
     pub async fn create_agent(&self, org: &Org) -> String {
+        self.create_agent_with(org, &[]).await
+    }
+
+    /// Adds an agent holding `permissions` to an organisation and signs them in.
+    pub async fn create_agent_with(&self, org: &Org, permissions: &[String]) -> String {
         let email = format!("agent-{}@example.com", uuid::Uuid::new_v4().simple());
         let agent = NewUser {
             email: &email,
             name: "Agent",
             password: PASSWORD,
             role: Role::Agent,
-            permissions: &[],
+            permissions,
         };
         accounts::create_user(
             &self.pool,
@@ -257,6 +285,18 @@ impl TestApp {
             phone_number_id: number["id"].as_str().unwrap().to_string(),
             org,
         }
+    }
+
+    /// The conversation's messages as its history shows them, oldest first.
+    pub async fn history(&self, chat: &Conversation) -> Vec<Value> {
+        let (status, history) = self
+            .get(
+                &format!("/api/messages?contact_id={}&limit=200", chat.contact_id),
+                &chat.org.token,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{history}");
+        history["messages"].as_array().unwrap().clone()
     }
 
     /// Sends an SMS to the contact and returns the message, asserting success.
@@ -405,6 +445,22 @@ impl WsClient {
         }
     }
 
+    /// Reads frames until message `id`'s status event says `status`, returning everything
+    /// read including it.
+    pub async fn until_status(&mut self, id: &str, status: &str) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next().await;
+            let done = frame["type"] == "messaging.message.status"
+                && frame["data"]["id"] == id
+                && frame["data"]["status"] == status;
+            frames.push(frame);
+            if done {
+                return frames;
+            }
+        }
+    }
+
     /// Reads frames until one of type `kind` (for message `id`, when given) arrives,
     /// returning everything read including it.
     pub async fn until(&mut self, kind: &str, id: Option<&str>) -> Vec<Value> {
@@ -417,6 +473,26 @@ impl WsClient {
                 return frames;
             }
         }
+    }
+}
+
+/// Asks `check` again and again until it answers `Some`, failing with `what` once
+/// `within` has passed: a test waits for a condition, never for a guessed time.
+pub async fn poll_until<T, F, Fut>(what: &str, within: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} (waited {within:?})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
 
@@ -474,15 +550,20 @@ impl TestApp {
         })
         .await;
         let chat = app.conversation().await;
-        let (status, body) = app
+        app.use_twilio(&chat.org).await;
+        (app, chat)
+    }
+
+    /// Gives the organisation the tests' Twilio account.
+    pub async fn use_twilio(&self, org: &Org) {
+        let (status, body) = self
             .patch(
                 "/api/organization/settings",
-                &chat.org.token,
+                &org.token,
                 json!({"twilio_account_sid": TWILIO_ACCOUNT, "twilio_auth_token": TWILIO_TOKEN}),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        (app, chat)
     }
 
     /// Posts a webhook signed with `token` for the URL it is posted to.

@@ -1,16 +1,30 @@
 //! Integration tests: the real server over HTTP, against a real PostgreSQL.
 
 mod attachments;
+mod audit;
 mod auth;
+mod calls;
+mod canned;
 mod cli;
+mod cluster;
 mod contacts;
+mod crash;
 mod delivery;
 mod email;
 mod errors;
+mod exactly_once;
+mod feed;
 mod helpers;
 mod messages;
+mod metrics;
+mod nodes;
+mod openapi;
+mod outage;
 mod phi;
 mod realtime;
+mod scheduled;
 mod senders;
+mod sms_thread;
 mod tenancy;
+mod twilio_standin;
 mod webhooks;

@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchboard::db::ids::{AttachmentId, ContactId, MessageId, OrganizationId, PhoneNumberId};
 use switchboard::db::message_attachments::{self, AttachmentInsertForm};
+use switchboard::db::message_fields::{Channel, Direction, MessageStatus};
 use switchboard::db::messages::{self, MessageInsertForm};
+use switchboard::db::run_locks::RunKey;
 use switchboard::db::schema::{audit_log, messages as messages_table};
 
 use crate::helpers::{assert_error, TestApp, WsClient};
@@ -25,13 +27,13 @@ fn inbound_sms(org: &str, contact: &str, phone_number: &str, body: &str) -> Mess
         phone_number_id: Some(PhoneNumberId(phone_number.parse().unwrap())),
         email_address_id: None,
         contact_method_id: None,
-        channel: "sms",
-        direction: "inbound",
+        channel: Channel::Sms,
+        direction: Direction::Inbound,
         body: body.into(),
         subject: None,
         from_address: Some("+14155550111".into()),
         to_address: None,
-        status: "received",
+        status: MessageStatus::Received,
         source: "webhook",
         ai_origin: None,
         external_id: None,
@@ -411,12 +413,7 @@ async fn notes_are_private_and_editable_and_sent_messages_are_not() {
         .send_sms(&chat.org.token, &chat.contact_id, "Sent for real")
         .await;
     let id = message["id"].as_str().unwrap();
-    loop {
-        let frames = tab.until("messaging.message.status", Some(id)).await;
-        if frames.last().unwrap()["data"]["status"] == "delivered" {
-            break;
-        }
-    }
+    tab.until_status(id, "delivered").await;
     let (status, body) = app
         .patch(
             &format!("/api/messages/{id}"),
@@ -463,6 +460,7 @@ async fn deleting_hides_the_message_and_is_audited() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 
     let actions: Vec<(String, uuid::Uuid)> = audit_log::table
+        .filter(audit_log::subject_type.eq("message"))
         .select((audit_log::action, audit_log::subject_id))
         .load(&mut *app.pool.get().await.unwrap())
         .await
@@ -483,12 +481,7 @@ async fn only_failed_messages_can_be_retried() {
         .send_sms(&chat.org.token, &chat.contact_id, "retry me")
         .await;
     let id = message["id"].as_str().unwrap();
-    loop {
-        let frames = tab.until("messaging.message.status", Some(id)).await;
-        if frames.last().unwrap()["data"]["status"] == "delivered" {
-            break;
-        }
-    }
+    tab.until_status(id, "delivered").await;
     let (status, body) = app
         .post(
             &format!("/api/messages/{id}/retry"),
@@ -689,7 +682,7 @@ async fn messages_are_recorded_only_for_contacts_of_their_organisation() {
     // One good message and one naming another organisation's contact: neither is kept.
     let good = inbound_sms(org, &chat.contact_id, number, "good");
     let misrouted = inbound_sms(org, &other.contact_id, number, "misrouted");
-    let refused = messages::insert_many(&mut conn, &[&good, &misrouted]).await;
+    let refused = messages::insert_many(&mut conn, RunKey::generate(), &[&good, &misrouted]).await;
     assert!(
         matches!(
             refused,
@@ -707,7 +700,9 @@ async fn messages_are_recorded_only_for_contacts_of_their_organisation() {
     let refused = messages::insert(&mut conn, &inbound_sms(org, &unknown, number, "lost")).await;
     assert!(refused.is_err(), "{refused:?}");
 
-    messages::insert_many(&mut conn, &[&good]).await.unwrap();
+    messages::insert_many(&mut conn, RunKey::generate(), &[&good])
+        .await
+        .unwrap();
     assert_eq!(stored_messages(&app, &chat.contact_id).await, 1);
 
     // A stored message stays with its contact.

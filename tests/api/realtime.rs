@@ -170,16 +170,7 @@ async fn a_reconnecting_client_gets_exactly_what_it_missed() {
         let message = app.send_sms(&chat.org.token, &chat.contact_id, body).await;
         let id = message["id"].as_str().unwrap().to_string();
         missed.extend(sender_tab.until("messaging.message.status", None).await);
-        loop {
-            let frames = sender_tab.until("messaging.message.status", None).await;
-            let done = frames
-                .iter()
-                .any(|f| f["data"]["id"] == id.as_str() && f["data"]["status"] == "delivered");
-            missed.extend(frames);
-            if done {
-                break;
-            }
-        }
+        missed.extend(sender_tab.until_status(&id, "delivered").await);
     }
     let expected: Vec<u64> = missed.iter().map(seq).filter(|&s| s > last_seen).collect();
 

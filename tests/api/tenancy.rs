@@ -178,3 +178,106 @@ async fn another_organisations_senders_are_invisible_and_untouchable() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+/// Below the API, the database itself refuses rows that point across organisations: a
+/// message naming another organisation's contact, and an attachment naming another
+/// organisation's message.
+#[actix_web::test]
+async fn the_database_refuses_rows_that_point_at_another_organisations_records() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let ours = app.conversation().await;
+    let theirs = app.conversation().await;
+    let message = app
+        .post(
+            "/api/messages/notes",
+            &theirs.org.token,
+            json!({"contact_id": theirs.contact_id, "body": "their note"}),
+        )
+        .await
+        .1;
+    let mut conn = app.pool.get().await.unwrap();
+
+    let cross_contact = diesel::sql_query(format!(
+        "INSERT INTO messages (id, organization_id, contact_id, channel, direction, status, source) \
+         VALUES ('{}', '{}', '{}', 'note', 'outbound', 'queued', 'note')",
+        uuid::Uuid::now_v7(),
+        ours.org.id,
+        theirs.contact_id
+    ))
+    .execute(&mut conn)
+    .await;
+    let error = cross_contact.expect_err("a message naming another organisation's contact");
+    assert!(error.to_string().contains("contact"), "{error}");
+
+    // Our contact, but their line, their address, their contact's entry, their operator.
+    let (their_number, their_address, their_entry, their_operator) = {
+        let one = |sql: String| async {
+            #[derive(diesel::QueryableByName)]
+            struct Id {
+                #[diesel(sql_type = diesel::sql_types::Uuid)]
+                id: uuid::Uuid,
+            }
+            let conn = &mut app.pool.get().await.unwrap();
+            let found: Id = diesel::sql_query(sql).get_result(conn).await.unwrap();
+            found.id
+        };
+        let org = &theirs.org.id;
+        (
+            one(format!(
+                "SELECT id FROM phone_numbers WHERE organization_id = '{org}'"
+            ))
+            .await,
+            one(format!(
+                "INSERT INTO email_addresses (id, organization_id, address) \
+                 VALUES ('{}', '{org}', 'front@their.example') RETURNING id",
+                uuid::Uuid::now_v7()
+            ))
+            .await,
+            one(format!(
+                "SELECT id FROM contact_methods WHERE contact_id = '{}'",
+                theirs.contact_id
+            ))
+            .await,
+            one(format!(
+                "SELECT id FROM users WHERE organization_id = '{org}' LIMIT 1"
+            ))
+            .await,
+        )
+    };
+    for (column, id) in [
+        ("phone_number_id", their_number),
+        ("email_address_id", their_address),
+        ("contact_method_id", their_entry),
+        ("sender_user_id", their_operator),
+    ] {
+        let cross_record = diesel::sql_query(format!(
+            "INSERT INTO messages (id, organization_id, contact_id, {column}, channel, direction, status, source) \
+             VALUES ('{}', '{}', '{}', '{id}', 'sms', 'outbound', 'queued', 'api')",
+            uuid::Uuid::now_v7(),
+            ours.org.id,
+            ours.contact_id
+        ))
+        .execute(&mut conn)
+        .await;
+        let error = cross_record.expect_err(column);
+        assert!(
+            error.to_string().contains("not its organisation's"),
+            "{column}: {error}"
+        );
+    }
+
+    let cross_message = diesel::sql_query(format!(
+        "INSERT INTO message_attachments (id, organization_id, message_id, storage_key, content_type, file_name, file_size) \
+         VALUES ('{}', '{}', '{}', 'k', 'image/png', 'a.png', 1)",
+        uuid::Uuid::now_v7(),
+        ours.org.id,
+        message["id"].as_str().unwrap()
+    ))
+    .execute(&mut conn)
+    .await;
+    assert!(
+        cross_message.is_err(),
+        "an attachment naming another organisation's message"
+    );
+}

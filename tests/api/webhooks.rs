@@ -29,7 +29,7 @@ async fn clinic(sid: &str) -> (TestApp, Conversation, MockServer) {
 /// Sends an SMS and waits (on the subscribed `tab`) until Twilio's SID is recorded.
 async fn sent_message(app: &TestApp, chat: &Conversation, tab: &mut WsClient) -> String {
     let message = app
-        .send_sms(&chat.org.token, &chat.contact_id, "Your results are ready")
+        .send_sms(&chat.org.token, &chat.contact_id, "Your paperwork is ready")
         .await;
     let id = message["id"].as_str().unwrap().to_string();
     let seen = tab
@@ -40,18 +40,7 @@ async fn sent_message(app: &TestApp, chat: &Conversation, tab: &mut WsClient) ->
 }
 
 async fn stored_status(app: &TestApp, chat: &Conversation) -> Value {
-    let (_, history) = app
-        .get(
-            &format!("/api/messages?contact_id={}", chat.contact_id),
-            &chat.org.token,
-        )
-        .await;
-    history["messages"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone()
+    app.history(chat).await.pop().expect("a message")
 }
 
 #[actix_web::test]
@@ -445,6 +434,20 @@ async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
         }
         params
     };
+    // A media URL on Twilio's host that redirects elsewhere is not followed there.
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(jpeg.clone(), "image/jpeg"))
+        .mount(&elsewhere)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path(media_path(7)))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/internal.jpg", elsewhere.uri())),
+        )
+        .mount(&twilio)
+        .await;
     let base = twilio.uri();
     // (the message's SID, its media as (URL, content type), how many are kept)
     type Case<'a> = (&'a str, Vec<(String, &'a str)>, usize);
@@ -471,6 +474,11 @@ async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
         (
             "SM20000000000000000000000000000004",
             vec![("http://127.0.0.1:9/evil.jpg".to_string(), "image/jpeg")],
+            0,
+        ),
+        (
+            "SM20000000000000000000000000000005",
+            vec![(format!("{base}{}", media_path(7)), "image/jpeg")],
             0,
         ),
     ];
@@ -512,4 +520,8 @@ async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
             assert_eq!(fetched.bytes().await.unwrap().to_vec(), jpeg);
         }
     }
+    assert!(
+        elsewhere.received_requests().await.unwrap().is_empty(),
+        "the redirect away from Twilio's hosts was not followed"
+    );
 }

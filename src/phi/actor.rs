@@ -4,7 +4,7 @@
 
 use actix::prelude::*;
 
-use crate::phi::{scan, scan_custom, Allowed, Finding};
+use super::{scan, scan_custom, Allowed, Finding};
 
 pub struct PhiActor;
 

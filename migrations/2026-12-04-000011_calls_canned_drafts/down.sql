@@ -1,0 +1,3 @@
+DROP TABLE drafts;
+DROP TABLE canned_responses;
+DROP TABLE calls;

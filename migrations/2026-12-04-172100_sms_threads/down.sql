@@ -1,0 +1,2 @@
+DROP INDEX contacts_partner_idx;
+DROP INDEX contacts_lead_idx;
