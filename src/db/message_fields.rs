@@ -131,6 +131,30 @@ mod tests {
         assert_eq!(MessageStatus::parse("Sent"), None);
     }
 
+    /// The OpenAPI document names each value as the wire and the database do: a client
+    /// generated from it, or Schemathesis checking responses against it, sees `"sms"`.
+    #[test]
+    fn the_openapi_schema_lists_the_wire_names() {
+        use crate::db::calls::CallStatus;
+        use crate::db::drafts::DraftChannel;
+        use crate::db::scheduled_messages::ScheduledStatus;
+        use utoipa::PartialSchema;
+
+        fn listed<T: PartialSchema>() -> serde_json::Value {
+            serde_json::to_value(T::schema()).unwrap()["enum"].clone()
+        }
+        fn names<T: std::fmt::Display>(all: &[T]) -> serde_json::Value {
+            all.iter().map(ToString::to_string).collect()
+        }
+        assert_eq!(listed::<MessageStatus>(), names(MessageStatus::ALL));
+        assert_eq!(listed::<Channel>(), names(Channel::ALL));
+        assert_eq!(listed::<Direction>(), names(Direction::ALL));
+        assert_eq!(listed::<CallStatus>(), names(CallStatus::ALL));
+        assert_eq!(listed::<ScheduledStatus>(), names(ScheduledStatus::ALL));
+        assert_eq!(listed::<DraftChannel>(), names(DraftChannel::ALL));
+        assert_eq!(listed::<Channel>()[3], "instagram_dm");
+    }
+
     #[test]
     fn a_requested_channel_keeps_a_name_it_does_not_know() {
         let known: RequestedChannel = serde_json::from_str("\"email\"").unwrap();

@@ -11,7 +11,7 @@ macro_rules! text_enum {
     (
         $(#[$meta:meta])*
         $vis:vis enum $name:ident {
-            $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
+            $($(#[$variant_meta:meta])* $variant:ident = $text:tt,)+
         }
     ) => {
         $(#[$meta])*
