@@ -116,8 +116,13 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         match options.nodes {
-            Nodes::One => drop(measure(&options, 1).await),
-            Nodes::Two => drop(measure(&options, 2).await),
+            // One deployment prints its own figures; only the comparison needs them back.
+            Nodes::One => {
+                measure(&options, 1).await;
+            }
+            Nodes::Two => {
+                measure(&options, 2).await;
+            }
             Nodes::Both => {
                 let one = measure(&options, 1).await;
                 let two = measure(&options, 2).await;
