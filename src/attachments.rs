@@ -13,7 +13,7 @@ use crate::db::ids::{AttachmentId, OrganizationId};
 use crate::db::message_attachments::{self, AttachmentInsertForm};
 use crate::db::message_fields::{Channel, RequestedChannel};
 use crate::error::AppError;
-use crate::messages::views::{attachment_view, AttachmentView};
+use crate::message_views::{attachment_view, AttachmentView};
 use crate::state::AppState;
 use crate::twilio::{MMS_MAX_BYTES, MMS_MAX_FILES};
 

@@ -255,6 +255,14 @@ fn connection_lost(error: &diesel::result::Error) -> bool {
     )
 }
 
+/// An actor that did not answer (its mailbox closed, or it stopped mid-message): the
+/// server is shutting down or an actor died, and a retry may well succeed.
+impl From<actix::MailboxError> for AppError {
+    fn from(error: actix::MailboxError) -> Self {
+        AppError::Unavailable(anyhow::anyhow!("an actor did not answer: {error}"))
+    }
+}
+
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {
     fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         AppError::Unavailable(error.into())

@@ -15,7 +15,7 @@ use crate::db::feed::{self as db_feed, FeedEntry, FeedKey, FeedKind, FeedQuery};
 use crate::db::ids::ContactId;
 use crate::db::message_fields::Channel;
 use crate::error::AppError;
-use crate::messages::views::{self, MessageView};
+use crate::message_views::{self as views, MessageView};
 use crate::state::AppState;
 use crate::timestamp;
 

@@ -21,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod feed;
 pub mod mail;
+pub mod message_views;
 pub mod messages;
 pub mod metrics;
 pub mod pacing;

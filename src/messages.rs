@@ -4,8 +4,6 @@
 //! (`batches::record_messages`) and shapes them for clients ([`views`]), so that every
 //! change of one contact is applied and broadcast in one order.
 
-pub mod views;
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -35,7 +33,7 @@ use crate::phi::{vetting, Allowed};
 use crate::state::AppState;
 use crate::validate;
 
-pub use views::{view, views, AddedMessage, MessageView};
+pub use crate::message_views::{view, views, AddedMessage, MessageView};
 
 /// Twilio accepts up to 1600 characters (it splits them into segments).
 pub const MAX_SMS_CHARS: usize = 1600;

@@ -31,7 +31,7 @@ use crate::db::messages::{
     self as db_messages, Message as StoredMessage, StatusChange, StatusReport,
 };
 use crate::error::AppError;
-use crate::messages::views::{self, AddedMessage, MessageView, StatusView};
+use crate::message_views::{self as views, AddedMessage, MessageView, StatusView};
 use crate::protocol::{events, Audience};
 use crate::timestamp;
 

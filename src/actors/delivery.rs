@@ -28,7 +28,7 @@ use tokio::sync::Semaphore;
 
 use super::contact::ApplyStatus;
 use super::org::{OrgActor, ToContact};
-use super::sandbox::{self, SandboxTransport};
+use super::sandbox;
 use crate::batches::record_messages::Handover;
 use crate::cache::Caches;
 use crate::db::ids::{ContactId, MessageId, OrganizationId};
@@ -82,7 +82,8 @@ struct Carriers {
     caches: Arc<Caches>,
     secrets: SecretKey,
     twilio: TwilioClient,
-    sandbox: Addr<SandboxTransport>,
+    /// Where messages go when the organisation has no carrier.
+    sandbox: Recipient<sandbox::Deliver>,
     storage: Arc<Storage>,
     config: DeliveryConfig,
     permits: Semaphore,
@@ -98,7 +99,7 @@ impl DeliveryActor {
         caches: Arc<Caches>,
         secrets: SecretKey,
         twilio: TwilioClient,
-        sandbox: Addr<SandboxTransport>,
+        sandbox: Recipient<sandbox::Deliver>,
         storage: Arc<Storage>,
         config: DeliveryConfig,
     ) -> Self {
@@ -442,8 +443,7 @@ impl Job {
             contact: self.deliver.contact,
             message,
         };
-        let answer = self.deliver.org.send(work).await;
-        answer.and_then(|inner| inner).map_err(super::mailbox_error)
+        Ok(self.deliver.org.send(work).await??)
     }
 
     /// A place among the requests to carriers under way. Held only for the request

@@ -43,7 +43,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use actix::{Actor, Addr, Arbiter, ArbiterHandle, Handler, MailboxError, Message};
+use actix::{Actor, Addr, Arbiter, ArbiterHandle, Handler, Message};
 use foldhash::{HashMap, HashMapExt};
 use phonenumber::country;
 
@@ -143,7 +143,7 @@ impl Realtime {
             caches.clone(),
             secrets,
             twilio,
-            sandbox,
+            sandbox.recipient(),
             storage,
             delivery,
         );
@@ -236,8 +236,7 @@ impl Realtime {
         M::Result: Send,
         ContactActor: Handler<M>,
     {
-        let answer = self.org(org).send(ToContact { contact, message }).await;
-        answer.and_then(|inner| inner).map_err(mailbox_error)
+        Ok(self.org(org).send(ToContact { contact, message }).await??)
     }
 }
 
@@ -270,8 +269,4 @@ impl Listener for Realtime {
             org.do_send(CheckPosition);
         }
     }
-}
-
-pub(crate) fn mailbox_error(error: MailboxError) -> AppError {
-    AppError::Unavailable(anyhow::anyhow!("the realtime core did not answer: {error}"))
 }

@@ -45,7 +45,8 @@ pub enum Outgoing {
 pub struct Subscriber {
     pub session_id: u64,
     outbox: mpsc::Sender<Outgoing>,
-    session: Addr<WsSession>,
+    /// The one thing a deliverer tells the session itself.
+    session: Recipient<Overflowed>,
 }
 
 impl Subscriber {
@@ -109,7 +110,7 @@ impl WsSession {
         Subscriber {
             session_id: self.id,
             outbox: self.outbox.clone(),
-            session: ctx.address(),
+            session: ctx.address().recipient(),
         }
     }
 

@@ -108,9 +108,7 @@ pub async fn vet_with(
             allowed,
             custom: config.phi_patterns.clone(),
         };
-        phi.send(draft)
-            .await
-            .map_err(crate::actors::mailbox_error)?
+        phi.send(draft).await?
     };
     findings.extend(photos(attachments));
     Ok(judge(&config.phi_policy, findings))

@@ -12,7 +12,7 @@ use crate::db::ids::{AttachmentId, OrganizationId};
 use crate::db::message_attachments;
 use crate::db::message_fields::{Channel, RequestedChannel};
 use crate::error::AppError;
-use crate::messages::views::AttachmentView;
+use crate::message_views::AttachmentView;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

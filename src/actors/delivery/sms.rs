@@ -53,10 +53,8 @@ pub(super) async fn check_status(carriers: &Carriers, settle: Settle) -> Result<
             contact: settle.contact,
             message: report,
         };
-        let answer = settle.org.send(work).await;
-        answer
-            .and_then(|inner| inner)
-            .map_err(crate::actors::mailbox_error)??;
+        // The organisation's mailbox, then the contact's, then the status change itself.
+        settle.org.send(work).await???;
     }
     tokio::time::sleep_until(started + STATUS_CHECK_PACE).await;
     Ok(())
