@@ -125,26 +125,32 @@ pub async fn login(
     source: &LoginSource<'_>,
 ) -> Result<Session, AppError> {
     let email = email.trim().to_lowercase();
-    let window_start = Utc::now() - login_failures::WINDOW;
-    let (by_account, by_address) = login_failures::since(
-        &mut *pool.get().await?,
-        &email,
-        source.address,
-        window_start,
-    )
-    .await?;
-    for (recent, limit) in [
-        (by_account, FAILURES_PER_ACCOUNT),
-        (by_address, FAILURES_PER_ADDRESS),
-    ] {
-        if recent.count >= limit {
-            let free_at = recent.oldest.unwrap_or_else(Utc::now) + login_failures::WINDOW;
-            return Err(AppError::TooManyRequests {
-                message: "too many failed logins; try again later".into(),
-                retry_after: (free_at - Utc::now()).to_std().unwrap_or_default(),
-            });
-        }
-    }
+    // The attempt counts as a failure from before its password is checked (a success
+    // forgets it), so a burst of parallel guesses meets the limit as a series would.
+    let by_account = pool
+        .get()
+        .await?
+        .transaction::<_, AppError, _>(async |conn| {
+            login_failures::lock(conn, &email, source.address).await?;
+            let window_start = Utc::now() - login_failures::WINDOW;
+            let (by_account, by_address) =
+                login_failures::since(conn, &email, source.address, window_start).await?;
+            for (recent, limit) in [
+                (by_account, FAILURES_PER_ACCOUNT),
+                (by_address, FAILURES_PER_ADDRESS),
+            ] {
+                if recent.count >= limit {
+                    let free_at = recent.oldest.unwrap_or_else(Utc::now) + login_failures::WINDOW;
+                    return Err(AppError::TooManyRequests {
+                        message: "too many failed logins; try again later".into(),
+                        retry_after: (free_at - Utc::now()).to_std().unwrap_or_default(),
+                    });
+                }
+            }
+            login_failures::record(conn, &email, source.address).await?;
+            Ok(by_account)
+        })
+        .await?;
     let user = users::find_by_email(&mut *pool.get().await?, &email).await?;
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     let password = password.to_owned();
@@ -159,17 +165,17 @@ pub async fn login(
     });
     let mut conn = pool.get().await?;
     let (Some(user), true) = (&user, verified) else {
-        conn.transaction::<_, AppError, _>(async |conn| {
-            login_failures::record(conn, &email, source.address).await?;
-            if let Some(user) = &user {
+        // The failure itself was counted above; a known operator's is audited.
+        if let Some(user) = &user {
+            conn.transaction::<_, AppError, _>(async |conn| {
                 audit_log::record(conn, &user_audit(user, "auth.login_failed", &details)).await?;
                 if by_account.count + 1 == FAILURES_PER_ACCOUNT {
                     audit_log::record(conn, &user_audit(user, "auth.locked", &details)).await?;
                 }
-            }
-            Ok(())
-        })
-        .await?;
+                Ok(())
+            })
+            .await?;
+        }
         return Err(AppError::Unauthenticated("wrong email or password"));
     };
     let token = secrets::new_token();

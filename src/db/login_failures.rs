@@ -10,6 +10,24 @@ use super::schema::login_failures;
 /// How long a failed login counts towards the throttle.
 pub const WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
+/// Holds, until the transaction ends, the account's and the address's turn to count a
+/// login attempt: attempts that read the counts at once would each see room for one
+/// more, and a burst of parallel guesses would pass the throttle. Advisory locks on the
+/// hashed names (`hashtext`; a collision only makes two names wait for each other), the
+/// account's first, so two attempts never wait for each other both ways.
+pub async fn lock(conn: &mut AsyncPgConnection, email: &str, source: &str) -> QueryResult<()> {
+    for key in [
+        format!("login account {email}"),
+        format!("login address {source}"),
+    ] {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(key)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn record(conn: &mut AsyncPgConnection, email: &str, source: &str) -> QueryResult<()> {
     diesel::insert_into(login_failures::table)
         .values((

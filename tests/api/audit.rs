@@ -87,6 +87,32 @@ async fn a_successful_login_clears_the_accounts_failures() {
     );
 }
 
+/// Guesses sent all at once meet the same limit as guesses sent one after another: an
+/// attacker cannot outrun the count by asking in parallel.
+#[actix_web::test]
+async fn parallel_guesses_are_throttled_like_serial_ones() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Clinic").await;
+    let guesses = (0..12).map(|i| {
+        let (app, email) = (&app, org.admin_email.as_str());
+        async move { try_login(app, email, &format!("guess {i}")).await.0 }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(
+        (checked, refused),
+        (5, 7),
+        "five passwords checked, the rest refused: {statuses:?}"
+    );
+}
+
 #[actix_web::test]
 async fn the_audit_log_records_changes_with_their_actor_and_never_secrets() {
     let app = TestApp::spawn().await;
