@@ -17,8 +17,8 @@ function asItem(entry) {
   return entry.kind === "call" ? callItem(entry.call, entry.at) : entry.message;
 }
 
-async function fetchPage(contactId, before) {
-  const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
+async function fetchPage(contactId, before, filter = "all") {
+  const params = new URLSearchParams({ limit: String(PAGE_SIZE), filter });
   if (before) params.set("before", before);
   const page = await api("GET", `/api/contacts/${contactId}/feed?${params}`);
   return { items: page.items.map(asItem), before: page.next_before };
@@ -34,8 +34,10 @@ export function prefetch(contactId) {
 }
 
 /// One page of the conversation, oldest first; `before` is the cursor of the page
-/// older than this one (null when this is the oldest).
-export async function loadPage(contactId, before = null) {
+/// older than this one (null when this is the oldest). `filter` is the feed API's
+/// (`all`, `calls`, `messages`, `emails`), so a tab's history pages through its own kind.
+export async function loadPage(contactId, before = null, filter = "all") {
+  if (filter !== "all") return fetchPage(contactId, before, filter);
   const prefetched = !before && early.get(contactId);
   early.delete(contactId);
   if (prefetched) {

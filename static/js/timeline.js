@@ -6,6 +6,11 @@
 
 const RANK = { local: 0, waiting: 0, queued: 1, sending: 2, sent: 3, received: 3, delivered: 4, read: 5, failed: 6, undelivered: 6 };
 
+/// Whether `item` sorts before `boundary` (time, then id).
+export function isOlder(item, boundary) {
+  return order(item, boundary) < 0;
+}
+
 function order(a, b) {
   return a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

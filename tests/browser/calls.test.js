@@ -77,3 +77,38 @@ test("a call recorded while the conversation is open appears live, and its trans
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("a tab pages through its own kind: a call behind sixty notes is on the Calls tab at once", async () => {
+  const lena = contacts["Lena Novak"];
+  const call = await callFrom(lena, { status: "completed", duration_seconds: 42 });
+  for (let i = 1; i <= 60; i += 1) {
+    await api("POST", "/api/messages/notes", { contact_id: lena.id, body: `Chart note ${i}` });
+  }
+  const page = await newPage(rig.browser);
+  await logIn(page, rig.server, undefined, `/messaging/${lena.id}`);
+  const log = page.getByRole("log", { name: "Conversation with Lena Novak" });
+  await log.getByText("Chart note 60").waitFor({ timeout: PATIENCE_MS });
+  const card = log.locator(`[data-id="${call.id}"]`);
+  assert.equal(await card.count(), 0, "All opens on its newest page, which the call is not on");
+
+  await page.getByRole("tab", { name: "Calls" }).click();
+  await card.getByText("42 s · completed").waitFor({ timeout: PATIENCE_MS });
+  assert.equal(await log.locator(".item").count(), 1, "the Calls tab shows the call alone");
+  await page.getByText("The beginning of the conversation").waitFor();
+  await screenshot(page, "calls-tab-paged");
+
+  // Back on All the call stays out until scrolling back reaches it: never shown above
+  // notes that are not loaded yet.
+  await page.getByRole("tab", { name: "All", exact: true }).click();
+  await log.getByText("Chart note 60").waitFor();
+  assert.equal(await card.count(), 0, "the call is older than what All has loaded");
+  assert.equal(await log.getByText("Chart note 10", { exact: true }).count(), 0);
+  await eventually(async () => {
+    await page.locator("#feed").evaluate((feed) => (feed.scrollTop = 0));
+    return (await card.count()) === 1;
+  }, "scrolling back reaches the call");
+  await log.getByText("Chart note 1", { exact: true }).waitFor();
+  await assertAccessible(page);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

@@ -10,7 +10,7 @@ import { followCalls, followMessages } from "../live-items.js";
 import { holds, SMS_ADMIN } from "../operator.js";
 import { followLink } from "../router.js";
 import { retryMessage, sendMessage, takeBack, undoSend, useOwnSends } from "../sending.js";
-import { lastInboundLine, merge } from "../timeline.js";
+import { isOlder, lastInboundLine, merge } from "../timeline.js";
 import { useConnectionStatus } from "./connection-indicator.js";
 import { Compose } from "./compose.js";
 import { Lightbox } from "./lightbox.js";
@@ -29,7 +29,8 @@ const FOLLOW_SLACK = 48;
 
 function shownIn(filter, item) {
   if (filter === "calls") return item.kind === "call";
-  if (filter === "messages") return item.kind !== "call" && item.channel !== "email";
+  // As the feed API's filters: Messages are texts and chats, notes only under All.
+  if (filter === "messages") return item.kind !== "call" && item.channel !== "email" && item.channel !== "note";
   if (filter === "emails") return item.channel === "email";
   return true;
 }
@@ -38,6 +39,20 @@ function shownIn(filter, item) {
 function replySubject(message) {
   const subject = message.subject ?? "";
   return /^re:/i.test(subject) ? subject : `Re: ${subject}`;
+}
+
+/// How far a page takes a tab's history back: the next older page's cursor, and the
+/// oldest item loaded (the page's first, or the one before when the page is empty).
+function reached(page, earlier) {
+  return { before: page.before, oldest: page.items[0] ?? earlier?.oldest ?? null };
+}
+
+/// Whether the All tab must leave `item` out: it is older than All has loaded, so it was
+/// loaded by another tab and texts or calls between it and All's oldest are not here
+/// yet. Another tab shows every item of its kind loaded: each tab's pages and All's
+/// cover, between them, all of that kind from their older end to now.
+function beyond(all, filter, item) {
+  return filter === "all" && Boolean(all?.before) && Boolean(all.oldest) && isOlder(item, all.oldest);
 }
 
 /// Where the unread divider goes: before the oldest of the last `count` inbound messages.
@@ -56,7 +71,10 @@ export function Conversation({ contactId, me, lines }) {
   const [contact, setContact] = useState(null);
   const [missing, setMissing] = useState(false);
   const [items, setItems] = useState([]);
-  const [before, setBefore] = useState(null);
+  // How far back each tab's history is loaded: per filter, the cursor of its next older
+  // page (null once it reached the beginning) and its oldest item so far. A tab pages
+  // through its own kind, so a call behind a thousand texts is one page away on Calls.
+  const [sources, setSources] = useState({});
   const [loaded, setLoaded] = useState(false);
   const [optOuts, setOptOuts] = useState([]);
   const [filter, setFilter] = useState("all");
@@ -83,7 +101,7 @@ export function Conversation({ contactId, me, lines }) {
   async function refresh() {
     const page = await loadPage(contactId);
     setItems((shown) => merge(shown, page.items));
-    setBefore((cursor) => cursor ?? page.before);
+    setSources((known) => (known.all ? known : { ...known, all: reached(page) }));
   }
 
   useEffect(() => {
@@ -128,7 +146,7 @@ export function Conversation({ contactId, me, lines }) {
         setContact(found);
         setOptOuts(stops.opt_outs);
         setItems((shown) => merge(shown, page.items));
-        setBefore(page.before);
+        setSources({ all: reached(page) });
         setUnreadFrom(firstUnread(page.items, found.unread_count));
         setLoaded(true);
         markRead();
@@ -178,14 +196,30 @@ export function Conversation({ contactId, me, lines }) {
     setRestored({ channel: message.channel, body, subject, ai_origin, nonce: crypto.randomUUID() });
   }
 
+  // A tab opened for the first time loads its own newest page.
+  useEffect(() => {
+    if (!loaded || sources[filter]) return;
+    let current = true;
+    loadPage(contactId, null, filter).then((page) => {
+      if (!current) return;
+      setItems((shown) => merge(shown, page.items));
+      setSources((known) => ({ ...known, [filter]: reached(page) }));
+    });
+    return () => {
+      current = false;
+    };
+  }, [contactId, filter, loaded, sources]);
+
   async function loadOlder() {
+    const shown = filter;
+    const before = sources[shown]?.before;
     if (!before || loadingOlder.current) return;
     loadingOlder.current = true;
     try {
-      const page = await loadPage(contactId, before);
+      const page = await loadPage(contactId, before, shown);
       anchor.current = feed.current.scrollHeight - feed.current.scrollTop;
-      setItems((shown) => merge(shown, page.items));
-      setBefore(page.before);
+      setItems((items) => merge(items, page.items));
+      setSources((known) => ({ ...known, [shown]: reached(page, known[shown]) }));
     } finally {
       loadingOlder.current = false;
     }
@@ -227,7 +261,8 @@ export function Conversation({ contactId, me, lines }) {
   }
   if (!contact) return html`<div class="loading" aria-busy="true">Loading conversation…</div>`;
 
-  const visible = items.filter((item) => shownIn(filter, item));
+  const source = sources[filter];
+  const visible = items.filter((item) => shownIn(filter, item) && !beyond(sources.all, filter, item));
   const openImage = (attachment) => setLightbox(attachment.id);
   const images = items.flatMap((item) => item.attachments.filter((a) => a.content_type.startsWith("image/")));
   const names = Object.values(typers);
@@ -271,8 +306,8 @@ export function Conversation({ contactId, me, lines }) {
       </div>
       <div class="feed-wrap">
         <div id="feed" class="feed" ref=${feed} onScroll=${onScroll} role="tabpanel" aria-labelledby=${`tab-${filter}`} tabindex="0">
-          ${before && html`<p class="muted feed-start">Scroll up for older messages</p>`}
-          ${!before && loaded && html`<p class="muted feed-start">The beginning of the conversation</p>`}
+          ${source?.before && html`<p class="muted feed-start">Scroll up for older messages</p>`}
+          ${source && !source.before && html`<p class="muted feed-start">The beginning of the conversation</p>`}
           <div role="log" aria-label=${`Conversation with ${contact.name}`}>
           <${ThreadItems}
             items=${visible}
@@ -285,7 +320,7 @@ export function Conversation({ contactId, me, lines }) {
             suggestingId=${suggesting?.message.id}
           />
           </div>
-          ${loaded && !visible.length && html`<p class="muted feed-empty">${filter === "all" ? "No messages yet. Say hello below." : "Nothing of this kind yet."}</p>`}
+          ${source && !visible.length && html`<p class="muted feed-empty">${filter === "all" ? "No messages yet. Say hello below." : "Nothing of this kind yet."}</p>`}
         </div>
         ${pill && html`<button type="button" class="pill" onClick=${toBottom}>New messages ↓</button>`}
         ${suggesting &&
