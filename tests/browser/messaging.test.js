@@ -1,9 +1,10 @@
 // /messaging and /messaging/{id}, acted out as operators would: finding a contact,
 // opening a link to a conversation, sending and watching the carrier's statuses arrive,
-// a second operator seeing it all live, PHI holding Send back, and the keyboard alone.
+// a second operator seeing it all live, PHI holding Send back (and sent anyway by who may),
+// and the keyboard alone.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AGENT, PATIENCE_MS, apiClient, assertAccessible, logIn, newPage, screenshot, useRig } from "./support.js";
+import { AGENT, PASSWORD, PATIENCE_MS, apiClient, assertAccessible, logIn, newPage, screenshot, useRig } from "./support.js";
 
 let contacts;
 const rig = useRig({
@@ -175,6 +176,54 @@ test("PHI in the draft holds Send back and says why", async () => {
   await page.locator("#send-reason").waitFor({ state: "detached", timeout: PATIENCE_MS });
   assert.equal(await send.getAttribute("aria-disabled"), "false");
   await page.context().close();
+});
+
+test("an admin sends PHI anyway, with a reason the audit log keeps; an operator needs phi.override to be offered that", async () => {
+  const aisha = contacts["Aisha Patel"];
+  const text = "Confirming the SSN 145-13-6462 on your referral";
+  const reason = "The patient asked us to read it back";
+  const page = await newPage(rig.browser);
+  await logIn(page, rig.server, undefined, `/messaging/${aisha.id}`);
+  await page.getByRole("combobox", { name: "Message" }).fill(text);
+  const send = page.getByRole("button", { name: "Send" });
+  const findings = page.locator("#phi-findings");
+  await findings.getByRole("checkbox", { name: "Send anyway" }).check({ timeout: PATIENCE_MS });
+  assert.equal(await send.getAttribute("aria-disabled"), "true", "not without a reason");
+  await findings.getByRole("textbox", { name: "Reason for sending anyway" }).fill(reason);
+  await page.locator("#send-reason").waitFor({ state: "detached" });
+  assert.equal(await send.getAttribute("aria-disabled"), "false");
+  await screenshot(page, "phi-override");
+  await assertAccessible(page);
+  await send.click();
+  await statusOf(page, text, "Delivered");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+
+  const api = await apiClient(rig.server);
+  const me = await api("GET", "/api/me");
+  const sent = (await api("GET", `/api/messages?contact_id=${aisha.id}`)).messages.filter((m) => m.body === text);
+  assert.equal(sent.length, 1, "the server holds the message once");
+  const { entries } = await api("GET", "/api/audit-log?action=phi.override");
+  const entry = entries.find((e) => e.subject_id === sent[0].id);
+  assert.ok(entry, "the override is in the audit log");
+  assert.equal(entry.user_id, me.user.id);
+  assert.equal(entry.details.reason, reason);
+  assert.deepEqual(entry.details.findings.map((f) => f.kind), ["ssn"]);
+
+  // The demo's agent holds sms.admin only; an operator granted phi.override is offered it.
+  const granted = "phi@demo.switchboard.local";
+  rig.server.cli(["user", "create", "--org", me.organization.id, "--email", granted, "--password", PASSWORD, "--name", "Privacy Lead", "--permission", "phi.override"]);
+  for (const [email, offered] of [
+    [AGENT, false],
+    [granted, true],
+  ]) {
+    const operator = await newPage(rig.browser);
+    await logIn(operator, rig.server, email, `/messaging/${aisha.id}`);
+    await operator.getByRole("combobox", { name: "Message" }).fill(text);
+    await operator.locator("#phi-findings").getByText("(blocks sending)").waitFor({ timeout: PATIENCE_MS });
+    assert.equal(await operator.getByRole("checkbox", { name: "Send anyway" }).count(), offered ? 1 : 0, `${email} is offered the override: ${offered}`);
+    await operator.context().close();
+  }
 });
 
 test("the keyboard alone finds a conversation, sends, and shows the shortcuts", async () => {
