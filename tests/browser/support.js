@@ -228,16 +228,28 @@ export function twilioSignature(authToken, url, params) {
   return createHmac("sha1", authToken).update(signed, "utf8").digest("base64");
 }
 
-/// Posts an inbound SMS the way Twilio would, signed with the organisation's token.
-export async function postInboundSms(server, { authToken, accountSid, from, to, body }) {
-  const url = `${server.url}/webhooks/twilio/inbound`;
-  const params = { AccountSid: accountSid, MessageSid: `SM${randomUUID().replaceAll("-", "")}`, From: from, To: to, Body: body, NumMedia: "0" };
+/// Posts `params` to the webhook at `path` the way Twilio would, signed with the organisation's token.
+async function postTwilioWebhook(server, path, authToken, params) {
+  const url = `${server.url}${path}`;
   const response = await fetch(url, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": twilioSignature(authToken, url, params) },
     body: new URLSearchParams(params),
   });
-  assert.ok(response.ok, `the inbound webhook answered ${response.status}`);
+  assert.ok(response.ok, `${path} answered ${response.status}`);
+}
+
+/// Posts an inbound SMS the way Twilio would.
+export function postInboundSms(server, { authToken, accountSid, from, to, body }) {
+  const params = { AccountSid: accountSid, MessageSid: `SM${randomUUID().replaceAll("-", "")}`, From: from, To: to, Body: body, NumMedia: "0" };
+  return postTwilioWebhook(server, "/webhooks/twilio/inbound", authToken, params);
+}
+
+/// Posts Twilio's status callback for the message it knows as `sid` (`errorCode`, when
+/// given, says why it was not delivered).
+export function postSmsStatus(server, { authToken, accountSid, sid, status, errorCode }) {
+  const params = { AccountSid: accountSid, MessageSid: sid, MessageStatus: status, ...(errorCode ? { ErrorCode: errorCode } : {}) };
+  return postTwilioWebhook(server, "/webhooks/twilio/status", authToken, params);
 }
 
 /// A stand-in for Twilio's Messages API on a free port: it records each message posted
