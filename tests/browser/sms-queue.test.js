@@ -20,6 +20,7 @@ import {
   postSmsStatus,
   screenshot,
   startTwilioStandIn,
+  tabTo,
   useRig,
 } from "./support.js";
 
@@ -167,11 +168,20 @@ test("a message is scheduled, waits in the list, is canceled; another fires into
   await message.fill("Reminder: your visit is tomorrow at 10.");
   let dialog = await openPicker(page);
   await dialog.getByText("Times are on the organisation's clock: UTC").waitFor();
-  // Focus stays in the dialog, and Esc closes it, giving focus back.
-  for (let i = 0; i < 6; i += 1) {
-    await page.keyboard.press("Tab");
-    assert.ok(await page.evaluate(() => document.activeElement.closest("dialog") !== null), "focus stays in the dialog");
-  }
+  // It opens on its first control, Tab goes round inside it (past the last control back to
+  // the first), so does Shift+Tab (from the first to the last), and Esc closes it, giving
+  // focus back.
+  const first = dialog.getByLabel("Date");
+  const last = dialog.getByRole("button", { name: "Schedule" });
+  const hasFocus = (control) => control.evaluate((element) => element === document.activeElement);
+  assert.ok(await hasFocus(first), "the dialog opens on its first control");
+  await tabTo(page, last);
+  await page.keyboard.press("Tab");
+  assert.ok(await hasFocus(first), "Tab past the last control comes back to the first");
+  await page.keyboard.press("Shift+Tab");
+  assert.ok(await hasFocus(last), "Shift+Tab from the first control goes to the last");
+  await page.keyboard.press("Shift+Tab");
+  assert.ok(await hasFocus(dialog.getByRole("button", { name: "Cancel" })), "and on back through the others");
   await page.keyboard.press("Escape");
   await dialog.waitFor({ state: "detached" });
   assert.equal(await page.evaluate(() => document.activeElement.textContent.trim()), "Schedule…");
