@@ -50,3 +50,4 @@ export function holds(me, permission) {
 }
 
 export const SMS_ADMIN = "sms.admin";
+export const PHI_OVERRIDE = "phi.override";

@@ -8,6 +8,9 @@ import * as outbox from "./outbox.js";
 import { undoSeconds } from "./settings.js";
 import { remove, upsert } from "./timeline.js";
 
+/// The error code of a message delivery gave up on (`delivery::GAVE_UP` on the server).
+const GAVE_UP = "delivery_failed";
+
 /// The optimistic item for a send the server has not answered yet.
 export function localItem(entry, status, error = null) {
   const { payload } = entry;
@@ -56,6 +59,14 @@ export function sendMessage(contactId, payload, attachments) {
     send_at: hold ? now + hold : undefined,
     attachments,
   });
+}
+
+/// Whether the server takes `item` back to send again, by its rule (`messages::retry` and
+/// `contact::RetryMessage`): a `failed` message, but not one delivery gave up on that the
+/// carrier turned out to hold. An `undelivered` one reached the carrier, which could not
+/// hand it over; the server does not send it twice.
+export function retryable(item) {
+  return !item.local && item.status === "failed" && !(item.error_code === GAVE_UP && item.external_id);
 }
 
 /// Asks the server to send a failed message again (`POST /api/messages/{id}/retry`); the

@@ -1,9 +1,10 @@
 // /messaging and /messaging/{id}, acted out as operators would: finding a contact,
 // opening a link to a conversation, sending and watching the carrier's statuses arrive,
-// a second operator seeing it all live, PHI holding Send back, and the keyboard alone.
+// a second operator seeing it all live, PHI holding Send back (and sent anyway by who may),
+// and the keyboard alone.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AGENT, PATIENCE_MS, apiClient, assertAccessible, logIn, newPage, screenshot, useRig } from "./support.js";
+import { AGENT, PASSWORD, PATIENCE_MS, apiClient, assertAccessible, logIn, newPage, screenshot, tabTo, useRig } from "./support.js";
 
 let contacts;
 const rig = useRig({
@@ -177,37 +178,102 @@ test("PHI in the draft holds Send back and says why", async () => {
   await page.context().close();
 });
 
-test("the keyboard alone finds a conversation, sends, and shows the shortcuts", async () => {
+test("an admin sends PHI anyway, with a reason the audit log keeps; an operator needs phi.override to be offered that", async () => {
+  const aisha = contacts["Aisha Patel"];
+  const text = "Confirming the SSN 145-13-6462 on your referral";
+  const reason = "The patient asked us to read it back";
+  const page = await newPage(rig.browser);
+  await logIn(page, rig.server, undefined, `/messaging/${aisha.id}`);
+  await page.getByRole("combobox", { name: "Message" }).fill(text);
+  const send = page.getByRole("button", { name: "Send" });
+  const findings = page.locator("#phi-findings");
+  await findings.getByRole("checkbox", { name: "Send anyway" }).check({ timeout: PATIENCE_MS });
+  assert.equal(await send.getAttribute("aria-disabled"), "true", "not without a reason");
+  await findings.getByRole("textbox", { name: "Reason for sending anyway" }).fill(reason);
+  await page.locator("#send-reason").waitFor({ state: "detached" });
+  assert.equal(await send.getAttribute("aria-disabled"), "false");
+  await screenshot(page, "phi-override");
+  await assertAccessible(page);
+  await send.click();
+  await statusOf(page, text, "Delivered");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+
+  const api = await apiClient(rig.server);
+  const me = await api("GET", "/api/me");
+  const sent = (await api("GET", `/api/messages?contact_id=${aisha.id}`)).messages.filter((m) => m.body === text);
+  assert.equal(sent.length, 1, "the server holds the message once");
+  const { entries } = await api("GET", "/api/audit-log?action=phi.override");
+  const entry = entries.find((e) => e.subject_id === sent[0].id);
+  assert.ok(entry, "the override is in the audit log");
+  assert.equal(entry.user_id, me.user.id);
+  assert.equal(entry.details.reason, reason);
+  assert.deepEqual(entry.details.findings.map((f) => f.kind), ["ssn"]);
+
+  // The demo's agent holds sms.admin only; an operator granted phi.override is offered it.
+  const granted = "phi@demo.switchboard.local";
+  rig.server.cli(["user", "create", "--org", me.organization.id, "--email", granted, "--password", PASSWORD, "--name", "Privacy Lead", "--permission", "phi.override"]);
+  for (const [email, offered] of [
+    [AGENT, false],
+    [granted, true],
+  ]) {
+    const operator = await newPage(rig.browser);
+    await logIn(operator, rig.server, email, `/messaging/${aisha.id}`);
+    await operator.getByRole("combobox", { name: "Message" }).fill(text);
+    await operator.locator("#phi-findings").getByText("(blocks sending)").waitFor({ timeout: PATIENCE_MS });
+    assert.equal(await operator.getByRole("checkbox", { name: "Send anyway" }).count(), offered ? 1 : 0, `${email} is offered the override: ${offered}`);
+    await operator.context().close();
+  }
+});
+
+test("the keyboard alone walks the conversations, sends, and shows the shortcuts", async () => {
   const page = await newPage(rig.browser);
   await logIn(page, rig.server);
   await rows(page).first().waitFor();
-  // Alt+J opens the most recently contacted conversation.
+  // The list's order is whatever the earlier tests left: the keys follow it, as read here.
+  const names = await rows(page).locator(".contact-name").allTextContents();
+  const opened = (name) => page.getByRole("heading", { level: 1, name, exact: true }).waitFor();
+  // Alt+J opens the most recently contacted conversation, then the next; Alt+K goes back.
   await page.keyboard.press("Alt+J");
-  await page.waitForURL(/\/messaging\/[0-9a-f-]{36}$/);
-  const first = await page.getByRole("heading", { level: 1 }).textContent();
+  await opened(names[0]);
   await page.keyboard.press("Alt+J");
-  await page.waitForFunction((name) => document.querySelector("h1")?.textContent !== name, first);
+  await opened(names[1]);
+  await page.keyboard.press("Alt+K");
+  await opened(names[0]);
+  assert.equal(page.url(), `${rig.server.url}/messaging/${contacts[names[0]].id}`);
 
-  // The list: focus it, walk it with the arrows, open with Enter.
-  await page.getByLabel("Search contacts").focus();
+  // The list is one Tab stop after the search, walked with the arrows, Home and End.
+  const search = page.getByLabel("Search contacts");
+  await tabTo(page, search);
   await page.keyboard.press("Tab");
-  const focused = () => page.evaluate(() => document.activeElement.querySelector(".contact-name")?.textContent);
-  const start = await focused();
-  assert.ok(start, "Tab moves from the search into the list");
+  const focused = () => page.evaluate(() => document.activeElement.closest(".contact-row")?.querySelector(".contact-name").textContent ?? null);
+  assert.equal(await focused(), names[0], "Tab moves from the search into the list");
+  await page.keyboard.press("End");
+  assert.equal(await focused(), names.at(-1));
   await page.keyboard.press("ArrowUp");
-  const next = await focused();
-  assert.notEqual(next, start);
+  assert.equal(await focused(), names.at(-2));
+  await page.keyboard.press("Home");
+  const target = "Lena Novak";
+  for (let step = 0; step < names.indexOf(target); step += 1) await page.keyboard.press("ArrowDown");
+  assert.equal(await focused(), target);
+  await page.keyboard.press("Shift+Tab");
+  assert.ok(await search.evaluate((element) => element === document.activeElement), "Shift+Tab leaves the list for the search");
+  await page.keyboard.press("Tab");
+  assert.equal(await focused(), target, "back in the list, the row last walked to has the focus");
   await page.keyboard.press("Enter");
-  await page.getByRole("heading", { name: next }).waitFor();
+  await opened(target);
 
-  // Into the compose box, write, send with Ctrl+Enter.
+  // Tab on to the compose box, write, send with Ctrl+Enter.
   const message = page.getByRole("combobox", { name: "Message" });
-  await message.focus();
+  await tabTo(page, message);
   await page.keyboard.type("Sent from the keyboard");
   await page.keyboard.press("Control+Enter");
   await statusOf(page, "Sent from the keyboard", "Delivered");
+  assert.ok(await message.evaluate((element) => element === document.activeElement), "the compose box keeps the focus for the next message");
 
-  await page.getByRole("tabpanel").focus();
+  // `?` outside a text field shows the shortcuts; Esc closes them, back where it was.
+  const attach = page.getByRole("button", { name: "Attach files" });
+  await tabTo(page, attach);
   await page.keyboard.press("?");
   const dialog = page.getByRole("dialog", { name: "Keyboard shortcuts" });
   await dialog.waitFor();
@@ -215,6 +281,8 @@ test("the keyboard alone finds a conversation, sends, and shows the shortcuts", 
   await assertAccessible(page);
   await page.keyboard.press("Escape");
   await dialog.waitFor({ state: "hidden" });
+  assert.ok(await attach.evaluate((element) => element === document.activeElement), "the focus goes back to where it was");
+  assert.deepEqual(page.problems, []);
   await page.context().close();
 });
 

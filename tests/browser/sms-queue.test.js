@@ -2,8 +2,9 @@
 // it: a conversation opened by number (typed in any format) and from a contact in
 // /messaging; an operator without the permission refused by the page and the API; PHI
 // holding Send Message back; a message scheduled, seen waiting, canceled, and another
-// firing into the thread live; a text the carrier refuses, retried once; a text coming in
-// raising a toast. This organisation sends through a Twilio stand-in the test controls.
+// firing into the thread live; a text the carrier refuses, retried once, and one it could
+// not deliver, not offered again; a text coming in raising a toast. This organisation
+// sends through a Twilio stand-in the test controls.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -16,8 +17,10 @@ import {
   logIn,
   newPage,
   postInboundSms,
+  postSmsStatus,
   screenshot,
   startTwilioStandIn,
+  tabTo,
   useRig,
 } from "./support.js";
 
@@ -165,11 +168,20 @@ test("a message is scheduled, waits in the list, is canceled; another fires into
   await message.fill("Reminder: your visit is tomorrow at 10.");
   let dialog = await openPicker(page);
   await dialog.getByText("Times are on the organisation's clock: UTC").waitFor();
-  // Focus stays in the dialog, and Esc closes it, giving focus back.
-  for (let i = 0; i < 6; i += 1) {
-    await page.keyboard.press("Tab");
-    assert.ok(await page.evaluate(() => document.activeElement.closest("dialog") !== null), "focus stays in the dialog");
-  }
+  // It opens on its first control, Tab goes round inside it (past the last control back to
+  // the first), so does Shift+Tab (from the first to the last), and Esc closes it, giving
+  // focus back.
+  const first = dialog.getByLabel("Date");
+  const last = dialog.getByRole("button", { name: "Schedule" });
+  const hasFocus = (control) => control.evaluate((element) => element === document.activeElement);
+  assert.ok(await hasFocus(first), "the dialog opens on its first control");
+  await tabTo(page, last);
+  await page.keyboard.press("Tab");
+  assert.ok(await hasFocus(first), "Tab past the last control comes back to the first");
+  await page.keyboard.press("Shift+Tab");
+  assert.ok(await hasFocus(last), "Shift+Tab from the first control goes to the last");
+  await page.keyboard.press("Shift+Tab");
+  assert.ok(await hasFocus(dialog.getByRole("button", { name: "Cancel" })), "and on back through the others");
   await page.keyboard.press("Escape");
   await dialog.waitFor({ state: "detached" });
   assert.equal(await page.evaluate(() => document.activeElement.textContent.trim()), "Schedule…");
@@ -239,7 +251,7 @@ test("a message is scheduled, waits in the list, is canceled; another fires into
   await page.context().close();
 });
 
-test("a text the carrier refuses shows the retry prompt, and Retry sends it once", async () => {
+test("a text the carrier refuses shows the retry prompt, and Retry sends it once; an undelivered one offers no retry", async () => {
   const lena = contacts["Lena Novak"];
   const page = await openQueue(`${QUEUE}?contactId=${lena.id}`);
   await page.getByRole("heading", { name: "Lena Novak" }).waitFor();
@@ -265,6 +277,15 @@ test("a text the carrier refuses shows the retry prompt, and Retry sends it once
   assert.equal(twilio.sent.filter((sms) => sms.Body === body).length, 2, "sent once more, not twice");
   assert.equal(await thread(page).locator(".item.out").filter({ hasText: body }).count(), 1, "one message, not a copy");
   await screenshot(page, "sms-queue-retried");
+
+  // The carrier then reports it undelivered: it took the text and could not hand it over.
+  // The server does not send such a one again, so nothing offers to.
+  await postSmsStatus(rig.server, { authToken: AUTH_TOKEN, accountSid: ACCOUNT_SID, sid: (await stored()).external_id, status: "undelivered", errorCode: "30003" });
+  await bubble.locator(".status").filter({ hasText: "Failed" }).waitFor({ timeout: PATIENCE_MS });
+  await bubble.getByText("the handset is unreachable").waitFor();
+  assert.equal(await bubble.getByRole("button", { name: "Retry" }).count(), 0, "no Retry on the text");
+  assert.equal(await prompt.count(), 0, "and no retry prompt");
+  await screenshot(page, "sms-queue-undelivered");
   await page.context().close();
 });
 

@@ -173,6 +173,17 @@ export async function logIn(page, server, email = ADMIN, path = "/messaging") {
   await page.locator(".connection[data-status='live']").waitFor({ timeout: PATIENCE_MS });
 }
 
+/// Presses `key` (Tab, or Shift+Tab to go back) until `target` has the focus, as an
+/// operator tabs to a control; fails after `most` presses. Answers how many it took.
+export async function tabTo(page, target, { key = "Tab", most = 40 } = {}) {
+  for (let presses = 1; presses <= most; presses += 1) {
+    await page.keyboard.press(key);
+    if (await target.evaluate((element) => element === document.activeElement)) return presses;
+  }
+  const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120));
+  throw new Error(`${key} did not reach the control in ${most} presses (focus is on ${at})`);
+}
+
 /// No serious or critical accessibility violation on the page as it stands.
 export async function assertAccessible(page) {
   const results = await new AxeBuilder({ page }).analyze();
@@ -217,16 +228,28 @@ export function twilioSignature(authToken, url, params) {
   return createHmac("sha1", authToken).update(signed, "utf8").digest("base64");
 }
 
-/// Posts an inbound SMS the way Twilio would, signed with the organisation's token.
-export async function postInboundSms(server, { authToken, accountSid, from, to, body }) {
-  const url = `${server.url}/webhooks/twilio/inbound`;
-  const params = { AccountSid: accountSid, MessageSid: `SM${randomUUID().replaceAll("-", "")}`, From: from, To: to, Body: body, NumMedia: "0" };
+/// Posts `params` to the webhook at `path` the way Twilio would, signed with the organisation's token.
+async function postTwilioWebhook(server, path, authToken, params) {
+  const url = `${server.url}${path}`;
   const response = await fetch(url, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": twilioSignature(authToken, url, params) },
     body: new URLSearchParams(params),
   });
-  assert.ok(response.ok, `the inbound webhook answered ${response.status}`);
+  assert.ok(response.ok, `${path} answered ${response.status}`);
+}
+
+/// Posts an inbound SMS the way Twilio would.
+export function postInboundSms(server, { authToken, accountSid, from, to, body }) {
+  const params = { AccountSid: accountSid, MessageSid: `SM${randomUUID().replaceAll("-", "")}`, From: from, To: to, Body: body, NumMedia: "0" };
+  return postTwilioWebhook(server, "/webhooks/twilio/inbound", authToken, params);
+}
+
+/// Posts Twilio's status callback for the message it knows as `sid` (`errorCode`, when
+/// given, says why it was not delivered).
+export function postSmsStatus(server, { authToken, accountSid, sid, status, errorCode }) {
+  const params = { AccountSid: accountSid, MessageSid: sid, MessageStatus: status, ...(errorCode ? { ErrorCode: errorCode } : {}) };
+  return postTwilioWebhook(server, "/webhooks/twilio/status", authToken, params);
 }
 
 /// A stand-in for Twilio's Messages API on a free port: it records each message posted

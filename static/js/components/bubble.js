@@ -3,6 +3,7 @@
 import { Component } from "preact";
 import { html } from "../html.js";
 import { markdown } from "../markdown.js";
+import { retryable } from "../sending.js";
 import { clock } from "../time.js";
 
 const STATUS = {
@@ -95,7 +96,7 @@ function view({ item, onRetry, onEdit, onUndo, onOpenImage, onSuggest, suggestin
           <span class="reason">${item.error_message ?? "The carrier did not take this message."}</span>
           ${item.rejected
             ? html`<button type="button" class="link" onClick=${() => onEdit(item)}>Edit</button>`
-            : html`<button type="button" class="link" onClick=${() => onRetry(item)}>Retry</button>`}
+            : retryable(item) && html`<button type="button" class="link" onClick=${() => onRetry(item)}>Retry</button>`}
         </div>`}
       </article>
     </li>

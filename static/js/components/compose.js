@@ -5,6 +5,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { api, upload } from "../api.js";
+import { holds, PHI_OVERRIDE } from "../operator.js";
 import { segments } from "../sms.js";
 import { CannedList, cannedQuery, useCanned } from "./canned.js";
 
@@ -93,7 +94,7 @@ export function Compose({ contact, me, lines, lastInboundLine, lastChannel, optO
   const canned = useCanned(contact.id, slash);
   const choosing = slash !== null && canned.options.length > 0;
 
-  const canOverride = me.user.permissions.includes("phi.override");
+  const canOverride = holds(me, PHI_OVERRIDE);
   const fromPhoneId = fromPhone ?? lastInboundLine ?? lines.phones[0]?.id ?? "";
   const fromEmailId = fromEmail ?? lines.emails[0]?.id ?? "";
   const toNumber = contact.phones.find((p) => p.id === toPhone)?.phone_number;

@@ -1,9 +1,11 @@
-// When a message should go: a modal dialog (focus stays inside it while it is open; Esc
-// closes it) with the date and time on the organisation's clock, its time zone said, and
-// the quiet hours explained when the time chosen falls inside them.
+// When a message should go: a modal dialog (focus stays inside it while it is open, going
+// round from its last control to its first; Esc closes it) with the date and time on the
+// organisation's clock, its time zone said, and the quiet hours explained when the time
+// chosen falls inside them.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { insideWindow, wallClock, zonedInstant } from "../time.js";
+import { FocusGuard } from "./focus-guard.js";
 
 /// `initial`: an ISO instant to start from (editing a scheduled message), else an hour
 /// from now; `body`, when given, is editable too. `onPick(iso, body)` answers a promise
@@ -52,6 +54,7 @@ export function SchedulePicker({ settings, initial, body, title = "Schedule the 
 
   return html`
     <dialog ref=${dialog} class="schedule-picker" aria-labelledby="schedule-title" aria-describedby="schedule-zone" onClose=${onClose}>
+      <${FocusGuard} at="start" />
       <h2 id="schedule-title">${title}</h2>
       <p id="schedule-zone" class="muted">Times are on the organisation's clock: <strong>${zone}</strong> (now ${wallClock(new Date(), zone).time.slice(0, 5)} there).</p>
       <form onSubmit=${submit}>
@@ -81,6 +84,7 @@ export function SchedulePicker({ settings, initial, body, title = "Schedule the 
           <button type="submit" class="primary" aria-disabled=${busy ? "true" : "false"}>${body === undefined ? "Schedule" : "Save"}</button>
         </div>
       </form>
+      <${FocusGuard} at="end" />
     </dialog>
   `;
 }

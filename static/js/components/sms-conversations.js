@@ -12,7 +12,7 @@ import { followMessages } from "../live-items.js";
 import { holds, SMS_ADMIN, useLines, useOperator } from "../operator.js";
 import { readPhone, showPhone } from "../phone.js";
 import { followLink, navigate } from "../router.js";
-import { retryMessage, sendMessage, takeBack, undoSend, useOwnSends } from "../sending.js";
+import { retryable, retryMessage, sendMessage, takeBack, undoSend, useOwnSends } from "../sending.js";
 import { zonedLabel } from "../time.js";
 import { lastInboundLine, merge } from "../timeline.js";
 import { ConnectionIndicator, useConnectionStatus } from "./connection-indicator.js";
@@ -355,7 +355,7 @@ function SmsConversation({ target, me, lines, settings, onRefused, onReload, onL
   ]
     .filter((row) => row.channel === "sms" && (!row.contact_phone_id || row.contact_phone_id === toPhone?.id))
     .slice(0, SCHEDULED_SHOWN);
-  const lastFailed = texts.findLast((item) => item.direction === "outbound" && !item.local && (item.status === "failed" || item.status === "undelivered"));
+  const lastFailed = texts.findLast((item) => item.direction === "outbound" && retryable(item));
   const name = contact?.name ?? showPhone(phone);
   return html`
     <div class="sms-columns">
