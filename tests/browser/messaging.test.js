@@ -4,7 +4,7 @@
 // and the keyboard alone.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AGENT, PASSWORD, PATIENCE_MS, apiClient, assertAccessible, logIn, newPage, screenshot, tabTo, useRig } from "./support.js";
+import { AGENT, PASSWORD, PATIENCE_MS, apiClient, assertAccessible, hasFocus, logIn, newPage, screenshot, tabTo, useRig } from "./support.js";
 
 let contacts;
 const rig = useRig({
@@ -257,7 +257,7 @@ test("the keyboard alone walks the conversations, sends, and shows the shortcuts
   for (let step = 0; step < names.indexOf(target); step += 1) await page.keyboard.press("ArrowDown");
   assert.equal(await focused(), target);
   await page.keyboard.press("Shift+Tab");
-  assert.ok(await search.evaluate((element) => element === document.activeElement), "Shift+Tab leaves the list for the search");
+  assert.ok(await hasFocus(search), "Shift+Tab leaves the list for the search");
   await page.keyboard.press("Tab");
   assert.equal(await focused(), target, "back in the list, the row last walked to has the focus");
   await page.keyboard.press("Enter");
@@ -269,7 +269,7 @@ test("the keyboard alone walks the conversations, sends, and shows the shortcuts
   await page.keyboard.type("Sent from the keyboard");
   await page.keyboard.press("Control+Enter");
   await statusOf(page, "Sent from the keyboard", "Delivered");
-  assert.ok(await message.evaluate((element) => element === document.activeElement), "the compose box keeps the focus for the next message");
+  assert.ok(await hasFocus(message), "the compose box keeps the focus for the next message");
 
   // `?` outside a text field shows the shortcuts; Esc closes them, back where it was.
   const attach = page.getByRole("button", { name: "Attach files" });
@@ -277,11 +277,18 @@ test("the keyboard alone walks the conversations, sends, and shows the shortcuts
   await page.keyboard.press("?");
   const dialog = page.getByRole("dialog", { name: "Keyboard shortcuts" });
   await dialog.waitFor();
+  // It opens on Close, its last control; Tab goes round to its first, Shift+Tab back.
+  const close = dialog.getByRole("button", { name: "Close" });
+  assert.ok(await hasFocus(close));
+  await page.keyboard.press("Tab");
+  assert.ok(await hasFocus(dialog.getByLabel("Time to undo a send")), "Tab past the last control comes back to the first");
+  await page.keyboard.press("Shift+Tab");
+  assert.ok(await hasFocus(close), "Shift+Tab from the first control goes to the last");
   await screenshot(page, "shortcuts");
   await assertAccessible(page);
   await page.keyboard.press("Escape");
   await dialog.waitFor({ state: "hidden" });
-  assert.ok(await attach.evaluate((element) => element === document.activeElement), "the focus goes back to where it was");
+  assert.ok(await hasFocus(attach), "the focus goes back to where it was");
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

@@ -14,6 +14,7 @@ import {
   apiClient,
   assertAccessible,
   eventually,
+  hasFocus,
   logIn,
   newPage,
   postInboundSms,
@@ -173,7 +174,6 @@ test("a message is scheduled, waits in the list, is canceled; another fires into
   // focus back.
   const first = dialog.getByLabel("Date");
   const last = dialog.getByRole("button", { name: "Schedule" });
-  const hasFocus = (control) => control.evaluate((element) => element === document.activeElement);
   assert.ok(await hasFocus(first), "the dialog opens on its first control");
   await tabTo(page, last);
   await page.keyboard.press("Tab");

@@ -173,12 +173,17 @@ export async function logIn(page, server, email = ADMIN, path = "/messaging") {
   await page.locator(".connection[data-status='live']").waitFor({ timeout: PATIENCE_MS });
 }
 
+/// Whether the element `control` (a locator) finds has the keyboard focus.
+export function hasFocus(control) {
+  return control.evaluate((element) => element === document.activeElement);
+}
+
 /// Presses `key` (Tab, or Shift+Tab to go back) until `target` has the focus, as an
-/// operator tabs to a control; fails after `most` presses. Answers how many it took.
+/// operator tabs to a control; fails after `most` presses.
 export async function tabTo(page, target, { key = "Tab", most = 40 } = {}) {
   for (let presses = 1; presses <= most; presses += 1) {
     await page.keyboard.press(key);
-    if (await target.evaluate((element) => element === document.activeElement)) return presses;
+    if (await hasFocus(target)) return;
   }
   const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120));
   throw new Error(`${key} did not reach the control in ${most} presses (focus is on ${at})`);

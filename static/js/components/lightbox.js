@@ -1,6 +1,7 @@
 // The conversation's images, one at a time: ←/→ step through them, Esc closes.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "../html.js";
+import { FocusGuard } from "./focus-guard.js";
 
 export function Lightbox({ images, startId, onClose }) {
   const [index, setIndex] = useState(Math.max(0, images.findIndex((image) => image.id === startId)));
@@ -23,6 +24,7 @@ export function Lightbox({ images, startId, onClose }) {
         if (event.key === "ArrowLeft") step(-1);
       }}
     >
+      <${FocusGuard} at="start" />
       <figure>
         <img src=${image.url} alt=${image.file_name} />
         <figcaption>${image.file_name} · ${index + 1} of ${images.length}</figcaption>
@@ -32,6 +34,7 @@ export function Lightbox({ images, startId, onClose }) {
         <button type="button" onClick=${() => step(1)} disabled=${images.length < 2}>Next →</button>
         <form method="dialog"><button autofocus>Close</button></form>
       </div>
+      <${FocusGuard} at="end" />
     </dialog>
   `;
 }

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "../html.js";
 import { setUndoSeconds, undoSeconds } from "../settings.js";
+import { FocusGuard } from "./focus-guard.js";
 
 const SHORTCUTS = [
   [["Alt", "J"], "Next conversation"],
@@ -24,6 +25,7 @@ export function Shortcuts({ onClose }) {
   }, []);
   return html`
     <dialog ref=${dialog} class="shortcuts" aria-labelledby="shortcuts-title" onClose=${onClose}>
+      <${FocusGuard} at="start" />
       <h2 id="shortcuts-title">Keyboard shortcuts</h2>
       <dl>
         ${SHORTCUTS.map(
@@ -39,6 +41,7 @@ export function Shortcuts({ onClose }) {
         </select>
       </p>
       <form method="dialog"><button class="primary" autofocus>Close</button></form>
+      <${FocusGuard} at="end" />
     </dialog>
   `;
 }
