@@ -1,7 +1,8 @@
 //! The demo organisation a newcomer clicks through: created once, found again on later
-//! runs, with conversations to explore (texts both ways, an email thread, a failed text,
-//! private notes, a contact who opted out).
+//! runs, with conversations to explore (texts both ways, a picture message, an email
+//! thread, a call, a failed text, private notes, a contact who opted out).
 
+use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use phonenumber::country;
 
@@ -13,15 +14,17 @@ use crate::db::canned_responses::{self, CannedResponseInsertForm};
 use crate::db::contact_methods::{self, ContactMethod};
 use crate::db::email_addresses::{self, EmailAddress, EmailAddressInsertForm};
 use crate::db::ids::{
-    CallId, CannedResponseId, ContactId, EmailAddressId, MessageId, OrganizationId, PhoneNumberId,
-    UserId,
+    AttachmentId, CallId, CannedResponseId, ContactId, EmailAddressId, MessageId, OrganizationId,
+    PhoneNumberId, UserId,
 };
+use crate::db::message_attachments::{self, AttachmentInsertForm};
 use crate::db::message_fields::{Channel, Direction, MessageStatus};
 use crate::db::messages::{self, MessageInsertForm, MessageScope, StatusChange, StatusReport};
 use crate::db::phone_numbers::{self, PhoneNumber, PhoneNumberInsertForm};
 use crate::db::run_locks::RunKey;
 use crate::db::{sms_opt_outs, users, DbPool};
 use crate::error::AppError;
+use crate::storage::Storage;
 
 pub const ADMIN_EMAIL: &str = "admin@demo.switchboard.local";
 pub const AGENT_EMAIL: &str = "agent@demo.switchboard.local";
@@ -29,8 +32,16 @@ pub const AGENT_EMAIL: &str = "agent@demo.switchboard.local";
 /// on every run.
 pub const PASSWORD: &str = "switchboard-demo";
 
-/// Creates the demo organisation unless it exists; returns whether it was created.
-pub async fn ensure(pool: &DbPool, region: country::Id) -> Result<bool, AppError> {
+/// The map the front desk texts Maria with her booking: the demo's picture message.
+const DIRECTIONS_PNG: &[u8] = include_bytes!("../assets/demo/directions.png");
+
+/// Creates the demo organisation unless it exists; returns whether it was created. The
+/// demo's picture goes to `storage`, where the server's uploads go.
+pub async fn ensure(
+    pool: &DbPool,
+    storage: &Storage,
+    region: country::Id,
+) -> Result<bool, AppError> {
     if users::find_by_email(&mut *pool.get().await?, ADMIN_EMAIL)
         .await?
         .is_some()
@@ -151,7 +162,7 @@ pub async fn ensure(pool: &DbPool, region: country::Id) -> Result<bool, AppError
         agent: agent.id,
         now: Utc::now(),
     };
-    history.write(&mut conn, &ids).await?;
+    history.write(&mut conn, storage, &ids).await?;
     drop(conn);
     add_call_and_canned_responses(pool, org, history.line.id, ids[0]).await?;
     Ok(true)
@@ -170,6 +181,8 @@ struct History {
 
 enum Said {
     TextOut(&'static str),
+    /// A text with the clinic's map attached (an MMS).
+    DirectionsOut(&'static str),
     TextIn(&'static str),
     EmailOut(&'static str, &'static str),
     EmailIn(&'static str, &'static str),
@@ -180,6 +193,7 @@ impl History {
     async fn write(
         &self,
         conn: &mut diesel_async::AsyncPgConnection,
+        storage: &Storage,
         contacts: &[ContactId],
     ) -> Result<(), AppError> {
         let [maria, james, aisha, tom] = contacts else {
@@ -193,7 +207,7 @@ impl History {
             (*maria, 2 * DAY - 7, TextIn("R please, Thursday doesn't work for me")),
             (*maria, 2 * DAY - 15, TextOut("No problem! We have Friday 9:00 or Monday 14:15. Which suits you?")),
             (*maria, DAY, TextIn("Friday 9:00 works 👍")),
-            (*maria, DAY - 3, TextOut("Booked: Friday 9:00. Directions: https://maps.example.com/demo-clinic")),
+            (*maria, DAY - 3, DirectionsOut("Booked: Friday 9:00. The map shows the way in (the entrance is on the parking side): https://maps.example.com/demo-clinic")),
             (*maria, 40, TextIn("Is there parking near the clinic?")),
             (*james, 3 * DAY, EmailOut("Your visit summary", "Hello James,\n\nThank you for visiting us today. Next steps:\n\n1. Book a follow-up in **two weeks**\n2. Bring your insurance card\n\nDemo Clinic Front Desk")),
             (*james, 2 * DAY, EmailIn("Re: Your visit summary", "Thanks! Can I book the follow-up online?")),
@@ -204,9 +218,13 @@ impl History {
             (*tom, 6 * DAY - 60, TextIn("STOP")),
         ];
         for (contact, ago, said) in script {
+            let with_map = matches!(said, DirectionsOut(_));
             let form = self.form(contact, said);
             let id = form.id;
             messages::insert(conn, &form).await?;
+            if with_map {
+                self.attach_directions(conn, storage, id).await?;
+            }
             messages::backdate(
                 conn,
                 self.org,
@@ -259,6 +277,32 @@ impl History {
         Ok(())
     }
 
+    /// Stores the map as an upload would be stored and attaches it to `message`.
+    async fn attach_directions(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        storage: &Storage,
+        message: MessageId,
+    ) -> Result<(), AppError> {
+        let id = AttachmentId::generate();
+        let file_name = "directions.png";
+        let form = AttachmentInsertForm {
+            id,
+            organization_id: self.org,
+            storage_key: format!("{}/{id}/{file_name}", self.org),
+            content_type: "image/png".into(),
+            file_name: file_name.into(),
+            file_size: DIRECTIONS_PNG.len() as i64,
+        };
+        storage
+            .put(&form.storage_key, vec![Bytes::from_static(DIRECTIONS_PNG)])
+            .await
+            .map_err(AppError::internal)?;
+        message_attachments::insert(conn, &form).await?;
+        message_attachments::link(conn, self.org, &[id], message).await?;
+        Ok(())
+    }
+
     fn method(&self, contact: ContactId, kind: &str) -> &ContactMethod {
         self.methods
             .iter()
@@ -268,7 +312,7 @@ impl History {
 
     fn form(&self, contact: ContactId, said: Said) -> MessageInsertForm {
         let (channel, inbound, subject, body) = match said {
-            Said::TextOut(body) => (Channel::Sms, false, None, body),
+            Said::TextOut(body) | Said::DirectionsOut(body) => (Channel::Sms, false, None, body),
             Said::TextIn(body) => (Channel::Sms, true, None, body),
             Said::EmailOut(subject, body) => (Channel::Email, false, Some(subject), body),
             Said::EmailIn(subject, body) => (Channel::Email, true, Some(subject), body),

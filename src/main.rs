@@ -6,7 +6,9 @@ use switchboard::accounts::{self, NewUser};
 use switchboard::auth::Role;
 use switchboard::config::Settings;
 use switchboard::db::ids::OrganizationId;
+use switchboard::secrets::SecretKey;
 use switchboard::startup::Application;
+use switchboard::storage::Storage;
 use switchboard::{db, demo, telemetry};
 
 #[derive(Parser)]
@@ -111,13 +113,16 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { settings } => {
             telemetry::init(settings.log_format);
             let pool = db::connect(&settings.database_url, 2).await?;
-            demo::ensure(&pool, settings.default_region()?).await?;
-            print_demo_login(
-                &settings
-                    .public_url
-                    .clone()
-                    .unwrap_or_else(|| format!("http://{}", settings.addr)),
-            );
+            let public_url = settings
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", settings.addr));
+            // The server's own key and store: the demo's picture is served as an upload.
+            let secrets =
+                SecretKey::load_or_create(settings.secret_key.as_deref(), &settings.data_dir)?;
+            let storage = Storage::from_settings(&settings, secrets, &public_url)?;
+            demo::ensure(&pool, &storage, settings.default_region()?).await?;
+            print_demo_login(&public_url);
             Ok(())
         }
         Command::Org(OrgCommand::Create {
@@ -183,7 +188,7 @@ async fn serve(mut settings: Settings, with_demo: bool) -> anyhow::Result<()> {
         .await
         .context("starting the server")?;
     if with_demo {
-        demo::ensure(app.pool(), settings.default_region()?)
+        demo::ensure(app.pool(), app.storage(), settings.default_region()?)
             .await
             .map_err(|error| anyhow::anyhow!("creating the demo organisation: {error}"))?;
         print_demo_login(app.public_url());

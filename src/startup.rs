@@ -34,6 +34,7 @@ pub struct Application {
     port: u16,
     public_url: String,
     pool: DbPool,
+    storage: Arc<Storage>,
     scheduler: Addr<SchedulerActor>,
 }
 
@@ -103,7 +104,7 @@ impl Application {
                 storage.clone(),
                 broker,
             )?,
-            storage,
+            storage: storage.clone(),
             phi: actix::SyncArbiter::start(1, || PhiActor),
             twilio,
             max_email_attachment_bytes: settings.max_email_attachment_bytes,
@@ -167,6 +168,7 @@ impl Application {
             port: local_addr.port(),
             public_url,
             pool,
+            storage,
             scheduler,
         })
     }
@@ -181,6 +183,11 @@ impl Application {
 
     pub fn pool(&self) -> &DbPool {
         &self.pool
+    }
+
+    /// Where attachments are kept (the demo stores its picture there).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     /// Stops the server (as SIGTERM does) and its scheduler.
