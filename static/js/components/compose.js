@@ -104,7 +104,9 @@ export function Compose({ contact, me, lines, lastInboundLine, lastChannel, optO
   // fetched when the conversation opens, saved a moment after each change, and saved at
   // once when the operator leaves the conversation.
   const draftPath = `/api/contacts/${contact.id}/draft`;
-  const draftLoaded = useRef(false);
+  // State, not a ref: what the operator typed before the stored draft arrived is saved
+  // once it has (the save below waits for the load, and runs again when it ends).
+  const [draftLoaded, setDraftLoaded] = useState(false);
   const typed = useRef(false);
   const pendingSave = useRef(null);
   useEffect(() => {
@@ -117,7 +119,7 @@ export function Compose({ contact, me, lines, lastInboundLine, lastChannel, optO
         setSubject(draft.subject ?? "");
       })
       .catch(() => {})
-      .finally(() => (draftLoaded.current = true));
+      .finally(() => setDraftLoaded(true));
     return () => {
       clearTimeout(pendingSave.current?.timer);
       pendingSave.current?.save();
@@ -126,7 +128,7 @@ export function Compose({ contact, me, lines, lastInboundLine, lastChannel, optO
 
   useEffect(() => {
     onDraft(body.trim().length > 0);
-    if (!draftLoaded.current) return;
+    if (!draftLoaded) return;
     const draft = { channel, body, subject: channel === "email" ? subject : undefined };
     const save = () => {
       pendingSave.current = null;
@@ -135,7 +137,7 @@ export function Compose({ contact, me, lines, lastInboundLine, lastChannel, optO
     };
     clearTimeout(pendingSave.current?.timer);
     pendingSave.current = { save, timer: setTimeout(save, DRAFT_SAVE_MS) };
-  }, [channel, body, subject]);
+  }, [channel, body, subject, draftLoaded]);
 
   useEffect(() => {
     if (!restored) return;
