@@ -96,7 +96,8 @@ pub async fn create_user(
         .await
         .optional()?
         .ok_or(AppError::NotFound("organization"))?;
-    insert_user(&mut conn, org, &user).await
+    conn.transaction::<_, AppError, _>(async |conn| insert_user(conn, org, &user).await)
+        .await
 }
 
 /// Where a login attempt comes from, for throttling and the audit log.
@@ -287,12 +288,15 @@ async fn prepare_user(user: NewUser<'_>) -> Result<PreparedUser, AppError> {
     })
 }
 
+/// Inserts the operator and audits it (who they are, their role and permissions; never
+/// the password), in the caller's transaction. Operators are made from the command line
+/// and the demo seed, so the entry names no actor.
 async fn insert_user(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
     user: &PreparedUser,
 ) -> Result<User, AppError> {
-    Ok(users::insert(
+    let created = users::insert(
         conn,
         &UserInsertForm {
             id: UserId::generate(),
@@ -304,5 +308,21 @@ async fn insert_user(
             permissions: &user.permissions,
         },
     )
-    .await?)
+    .await?;
+    let entry = AuditEntry {
+        id: AuditLogId::generate(),
+        organization_id: org,
+        user_id: None,
+        action: "user.created",
+        subject_type: "user",
+        subject_id: created.id.0,
+        details: serde_json::json!({
+            "email": created.email,
+            "name": created.name,
+            "role": created.role,
+            "permissions": created.permissions,
+        }),
+    };
+    audit_log::record(conn, &entry).await?;
+    Ok(created)
 }

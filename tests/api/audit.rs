@@ -113,6 +113,28 @@ async fn parallel_guesses_are_throttled_like_serial_ones() {
     );
 }
 
+/// Operators come from the command line (`org create`, `user create`); each one made is
+/// in the audit log with the role and permissions it was given, never its password.
+#[actix_web::test]
+async fn every_operator_created_is_audited_with_role_and_permissions() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Clinic").await;
+    app.create_agent_with(&org, &["sms.admin".to_string()])
+        .await;
+
+    let created = entries(&app, &org.token, "user.created").await;
+    assert_eq!(created.len(), 2, "the admin and the agent: {created:#?}");
+    let agent = &created[0]["details"];
+    assert_eq!(agent["role"], "agent");
+    assert_eq!(agent["permissions"], json!(["sms.admin"]));
+    assert!(agent["email"].as_str().unwrap().starts_with("agent-"));
+    let admin = &created[1]["details"];
+    assert_eq!(admin["role"], "admin");
+    assert_eq!(admin["email"], org.admin_email.as_str());
+    let log = serde_json::to_string(&created).unwrap();
+    assert!(!log.contains(PASSWORD) && !log.contains("argon2"), "{log}");
+}
+
 #[actix_web::test]
 async fn the_audit_log_records_changes_with_their_actor_and_never_secrets() {
     let app = TestApp::spawn().await;
@@ -163,7 +185,8 @@ async fn the_audit_log_records_changes_with_their_actor_and_never_secrets() {
             "phi.override",
             "phi.policy_changed",
             "settings.changed",
-            "auth.login"
+            "auth.login",
+            "user.created"
         ],
         "newest first: {page:#}"
     );
@@ -175,7 +198,9 @@ async fn the_audit_log_records_changes_with_their_actor_and_never_secrets() {
     assert!(!page.to_string().contains("hunter2"), "no secret's value");
     assert!(!page.to_string().contains("6788"), "no message text");
     assert_eq!(all[1]["subject_id"], message["id"]);
-    assert!(all.iter().all(|e| e["user_id"].is_string()));
+    // Each change names who made it; the operator's creation came from the command line.
+    assert!(all[..5].iter().all(|e| e["user_id"].is_string()));
+    assert!(all[5]["user_id"].is_null());
 
     // Paged, and filtered by actor.
     let (_, first) = app.get("/api/audit-log?limit=2", token).await;
@@ -189,7 +214,11 @@ async fn the_audit_log_records_changes_with_their_actor_and_never_secrets() {
     let (_, mine) = app
         .get(&format!("/api/audit-log?actor={actor}"), token)
         .await;
-    assert_eq!(mine["entries"].as_array().unwrap().len(), all.len());
+    assert_eq!(
+        mine["entries"].as_array().unwrap().len(),
+        all.len() - 1,
+        "all but the creation, which no operator made"
+    );
 
     // Admins only, their own organisation only, and bad filters are named.
     let agent = app.create_agent(&chat.org).await;
@@ -203,7 +232,7 @@ async fn the_audit_log_records_changes_with_their_actor_and_never_secrets() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    assert_eq!(theirs, ["auth.login"]);
+    assert_eq!(theirs, ["auth.login", "user.created"]);
     let (status, body) = app.get("/api/audit-log?since=yesterday", token).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
 
