@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_error, TestApp};
+use crate::helpers::{assert_error, TestApp, PASSWORD};
 
 #[actix_web::test]
 async fn malformed_and_mistyped_bodies_are_named() {
@@ -314,5 +314,35 @@ async fn every_answer_carries_the_security_headers() {
                 .is_none(),
             "no HSTS over plain http"
         );
+    }
+}
+
+/// Behind TLS (the public URL is https), browsers are told to stay on https and the
+/// session cookies are never sent over plain http.
+#[actix_web::test]
+async fn behind_an_https_public_url_answers_carry_hsts_and_cookies_are_secure() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.public_url = Some("https://switchboard.example.org".into());
+    })
+    .await;
+    let org = app.create_org("Clinic").await;
+    let response = app
+        .request(Method::POST, "/api/auth/login", None)
+        .json(&json!({"email": org.admin_email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let hsts = response.headers().get("strict-transport-security");
+    assert_eq!(hsts.unwrap(), "max-age=31536000");
+    let cookies: Vec<&str> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect();
+    assert!(!cookies.is_empty(), "a login sets the session cookie");
+    for cookie in cookies {
+        assert!(cookie.contains("; Secure"), "{cookie}");
     }
 }
