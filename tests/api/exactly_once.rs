@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use switchboard::config::Settings;
 
-use crate::helpers::{assert_error, Conversation, TestApp, WsClient};
+use crate::helpers::{assert_error, poll_until, Conversation, TestApp, WsClient};
 use crate::twilio_standin::{Create, TwilioStandIn};
 
 /// Past the server's Twilio timeout (1 s in these tests): an answer that stalls this long
@@ -253,19 +253,16 @@ async fn a_burst_through_refusals_lost_answers_and_stalls_ends_once_each() {
     let accepted = futures_util::future::join_all(sends).await;
     assert_eq!(accepted.len(), SENDS);
 
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let history = loop {
+    let what = "every message settled: at the carrier, or failed with a reason";
+    let history = poll_until(what, Duration::from_secs(90), || async {
         let history = app.history(&chat).await;
         let settled = history.iter().all(|message| {
             message["external_id"].is_string()
                 || (message["status"] == "failed" && message["error_message"].is_string())
         });
-        if settled {
-            break history;
-        }
-        assert!(Instant::now() < deadline, "not settled: {history:#?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        settled.then_some(history)
+    })
+    .await;
     let settled_after = started.elapsed();
     let at_twilio = twilio.sent();
     let mut failed = 0;
