@@ -144,7 +144,7 @@ pub async fn send_as(
     author: &Author,
     request: SendRequest,
 ) -> Result<AddedMessage, AppError> {
-    let client_id = ClientId::parse(request.client_id.as_deref(), author)?;
+    let client_id = ClientId::parse(request.client_id.as_deref())?;
     if let Some(existing) = replayed(state, author.organization_id, client_id.as_ref()).await? {
         return Ok(existing);
     }
@@ -159,7 +159,7 @@ pub async fn send_new(
     author: &Author,
     request: SendRequest,
 ) -> Result<AddedMessage, AppError> {
-    let client_id = ClientId::parse(request.client_id.as_deref(), author)?;
+    let client_id = ClientId::parse(request.client_id.as_deref())?;
     let checked = check(state, author, request, client_id).await?;
     record(state, author, checked).await
 }
@@ -386,7 +386,7 @@ pub async fn add_note(
     request: NoteRequest,
 ) -> Result<AddedMessage, AppError> {
     let org = caller.organization_id;
-    let client_id = ClientId::parse(request.client_id.as_deref(), &Author::operator(caller))?;
+    let client_id = ClientId::parse(request.client_id.as_deref())?;
     if let Some(existing) = replayed(state, org, client_id.as_ref()).await? {
         return Ok(existing);
     }
@@ -591,14 +591,9 @@ async fn find(state: &AppState, org: OrganizationId, id: MessageId) -> Result<Me
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientId(String);
 
-/// How the keys of the messages the scheduler fires begin (`scheduled:{row id}`). Only
-/// the scheduler may use them: an operator's send under one would be taken for the row's
-/// message, and the scheduled message would never go out.
-pub const SCHEDULED_CLIENT_ID_PREFIX: &str = "scheduled:";
-
 impl ClientId {
-    /// The key a request made for `author` gives, if it gives one.
-    pub fn parse(raw: Option<&str>, author: &Author) -> Result<Option<ClientId>, AppError> {
+    /// The key a request gives, if it gives one.
+    pub fn parse(raw: Option<&str>) -> Result<Option<ClientId>, AppError> {
         let Some(client_id) = validate::optional_text(raw, "client_id")? else {
             return Ok(None);
         };
@@ -606,14 +601,6 @@ impl ClientId {
             return Err(AppError::invalid(
                 "client_id",
                 format!("`client_id` is at most {MAX_CLIENT_ID_LEN} bytes"),
-            ));
-        }
-        if client_id.starts_with(SCHEDULED_CLIENT_ID_PREFIX) && author.source != "scheduled" {
-            return Err(AppError::invalid(
-                "client_id",
-                format!(
-                    "`client_id` may not begin with {SCHEDULED_CLIENT_ID_PREFIX:?}: the scheduler's messages use those"
-                ),
             ));
         }
         Ok(Some(ClientId(client_id)))

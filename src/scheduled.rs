@@ -141,7 +141,7 @@ fn send_request(row: &ScheduledMessage, phi_override: Option<PhiOverride>) -> Se
 
 /// The `client_id` of the message a row makes: the same for every attempt.
 fn message_client_id(id: ScheduledMessageId) -> String {
-    format!("{}{id}", messages::SCHEDULED_CLIENT_ID_PREFIX)
+    format!("scheduled:{id}")
 }
 
 /// Schedules a message: `true` with a new row, `false` with the row first scheduled
@@ -152,7 +152,7 @@ pub async fn create(
     request: ScheduleRequest,
 ) -> Result<(ScheduledMessage, bool), AppError> {
     let org = caller.organization_id;
-    let client_id = ClientId::parse(request.client_id.as_deref(), &Author::operator(caller))?;
+    let client_id = ClientId::parse(request.client_id.as_deref())?;
     if let Some(client_id) = &client_id {
         let conn = &mut state.pool.get().await?;
         if let Some(existing) = db::find_by_client_id(conn, org, client_id.as_str()).await? {

@@ -187,40 +187,6 @@ async fn canceled_before_its_time_it_never_goes_out() {
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
 }
 
-/// The scheduler keys the message a row makes `scheduled:{row id}`, and a message
-/// already under that key is taken for the row's own. An operator's send may not use
-/// such a key: the row would link that message and its own would never go out.
-#[actix_web::test]
-async fn an_operator_cannot_take_the_key_of_a_scheduled_message() {
-    let app = TestApp::spawn().await;
-    let chat = app.conversation().await;
-    let row = schedule(
-        &app,
-        &chat,
-        "Your appointment is tomorrow at 9",
-        in_ms(1500),
-    )
-    .await;
-    let key = format!("scheduled:{}", row["id"].as_str().unwrap());
-
-    let send = json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Hijack", "client_id": key});
-    let (status, body) = app.post("/api/messages/send", &chat.org.token, send).await;
-    let error = assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
-    assert_eq!(error["field"], "client_id", "{body}");
-    let note = json!({"contact_id": chat.contact_id, "body": "Hijack", "client_id": key});
-    let (status, body) = app.post("/api/messages/notes", &chat.org.token, note).await;
-    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
-
-    let fired = settled(&app, &chat.org.token, row["id"].as_str().unwrap()).await;
-    assert_eq!(fired["status"], "sent", "{fired}");
-    let bodies: Vec<Value> = conversation(&app, &chat)
-        .await
-        .into_iter()
-        .map(|m| m["body"].clone())
-        .collect();
-    assert_eq!(bodies, vec![json!("Your appointment is tomorrow at 9")]);
-}
-
 #[actix_web::test]
 async fn an_edit_moves_the_time_and_changes_the_text() {
     let app = TestApp::spawn().await;
@@ -277,7 +243,6 @@ async fn a_server_stopped_with_a_row_due_sends_it_once_when_started_again() {
     let due_id = due["id"].as_str().unwrap().to_string();
     // A second row whose first attempt died after recording its message: the message
     // exists under the row's `client_id`, the row is `firing` with an expired lease.
-    // (Only the scheduler may send under that key, so the message is given it by hand.)
     let crashed = schedule(&app, &chat, "Recorded before the crash", in_ms(3_600_000)).await;
     let crashed_id = crashed["id"].as_str().unwrap().to_string();
     let (status, first) = app
@@ -286,22 +251,11 @@ async fn a_server_stopped_with_a_row_due_sends_it_once_when_started_again() {
             &chat.org.token,
             json!({"contact_id": chat.contact_id, "channel": "sms",
                    "body": "Recorded before the crash",
-                   "client_id": "recorded-before-the-crash"}),
+                   "client_id": format!("scheduled:{crashed_id}")}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     app.stopper.stop().await;
-    {
-        use diesel_async::RunQueryDsl;
-        let mut conn = app.pool.get().await.unwrap();
-        let changed = diesel::sql_query("UPDATE messages SET client_id = $2 WHERE id = $1::uuid")
-            .bind::<diesel::sql_types::Text, _>(first["id"].as_str().unwrap())
-            .bind::<diesel::sql_types::Text, _>(format!("scheduled:{crashed_id}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        assert_eq!(changed, 1);
-    }
     // Its run is gone: the claim is taken over at once, without waiting out the lease.
     abandon_claim(&app, &crashed_id, Some(RunKey::generate().0)).await;
     // Waiting on the clock, not on the server: the row must be overdue while no
