@@ -179,7 +179,8 @@ async fn the_audit_log_records_changes_with_their_actor_and_never_secrets() {
         .collect();
     assert_eq!(theirs, ["auth.login"]);
     let (status, body) = app.get("/api/audit-log?since=yesterday", token).await;
-    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_eq!(error["field"], "since");
 
     let (status, _) = app
         .send(app.request(Method::POST, "/api/auth/logout", Some(token)))
