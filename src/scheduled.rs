@@ -14,7 +14,8 @@
 //!    the other) and moved to `firing` under a new attempt number, naming this server's
 //!    run (`claimed_by`, see `db::run_locks`), with a lease (`due_at` = now + [`LEASE`]).
 //! 2. **Send**: the message is recorded through the send path with a `client_id` made
-//!    from the row's id (`scheduled:{id}`). The send path answers a `client_id` it has
+//!    from the row's id (`scheduled:{id}`, a prefix clients may not use: see
+//!    [`ClientId::scheduled`]). The send path answers a `client_id` it has
 //!    seen with the first message and sends nothing, and the unique index on
 //!    `(organization_id, client_id)` holds that even for two concurrent attempts. So
 //!    however many attempts reach this step, the row has at most one message, and it
@@ -121,7 +122,8 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-/// The send a row makes, as [`messages::check`] and [`messages::send_as`] take it.
+/// The send a row makes, as [`messages::check`] and [`messages::send_as`] take it (its
+/// key, [`ClientId::scheduled`], goes beside it).
 fn send_request(row: &ScheduledMessage, phi_override: Option<PhiOverride>) -> SendRequest {
     SendRequest {
         contact_id: row.contact_id,
@@ -134,14 +136,9 @@ fn send_request(row: &ScheduledMessage, phi_override: Option<PhiOverride>) -> Se
         contact_email_id: row.contact_email_id,
         attachment_ids: row.attachment_ids.clone(),
         ai_origin: None,
-        client_id: Some(message_client_id(row.id)),
+        client_id: None,
         phi_override,
     }
-}
-
-/// The `client_id` of the message a row makes: the same for every attempt.
-fn message_client_id(id: ScheduledMessageId) -> String {
-    format!("scheduled:{id}")
 }
 
 /// Schedules a message: `true` with a new row, `false` with the row first scheduled
@@ -508,12 +505,13 @@ async fn fire(
         .clone()
         .map(|reason| PhiOverride { reason });
     let request = send_request(&row, phi_override);
+    let client_id = Some(ClientId::scheduled(row.id));
     // A first attempt has no message to find; a later one may (its predecessor's), and
     // must link it whatever the checks would say now.
     let outcome = if row.attempt == 1 {
-        messages::send_new(state, &author, request).await
+        messages::send_new(state, &author, request, client_id).await
     } else {
-        messages::send_as(state, &author, request).await
+        messages::send_as(state, &author, request, client_id).await
     };
     let outcome = match outcome {
         Ok(added) => Outcome::Sent(added.message.id),

@@ -19,6 +19,7 @@ use crate::db::messages::{self as db_messages, MessageInsertForm, StatusChange};
 use crate::db::phone_numbers::{self, PhoneNumber};
 use crate::db::sms_opt_outs;
 use crate::error::AppError;
+use crate::messages::ClientId;
 use crate::metrics::WebhookOutcome;
 use crate::scheduled;
 use crate::state::AppState;
@@ -249,7 +250,8 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
         contact_for_number(&mut conn, org, &from, state.default_region).await?;
 
     // Twilio retries: a message already stored is acknowledged without refetching media.
-    if db_messages::find_by_client_id(&mut conn, org, &format!("twilio:{sid}"))
+    let client_id = ClientId::inbound(sid);
+    if db_messages::find_by_client_id(&mut conn, org, client_id.as_str())
         .await?
         .is_some()
     {
@@ -303,8 +305,7 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
         source: "webhook",
         ai_origin: None,
         external_id: Some(sid.to_string()),
-        // Twilio retries a webhook it got no answer for: the SID makes the retry a replay.
-        client_id: Some(format!("twilio:{sid}")),
+        client_id: Some(client_id.into()),
         private: false,
         sender_user_id: None,
     };
