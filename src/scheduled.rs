@@ -38,13 +38,16 @@
 //! unit: the effect is that of one transaction, and no lock is held while sending.
 
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::actors::contact::ScheduledChanged;
 use crate::actors::scheduler::{Rearm, Round};
+use crate::audit;
 use crate::auth::Caller;
 use crate::batches::record_messages;
+use crate::db::audit_log::{self, AuditEntry};
 use crate::db::contact_methods::{self, MethodKind};
 use crate::db::ids::{
     AttachmentId, ContactId, ContactMethodId, EmailAddressId, OrganizationId, PhoneNumberId,
@@ -72,6 +75,8 @@ pub const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 const MAX_ATTEMPTS: i32 = 5;
 /// Rows claimed in one statement.
 const CLAIM_BATCH: i64 = 200;
+/// The audit action of a cancellation, an operator's or a reply's.
+const CANCELED: &str = "scheduled_message.canceled";
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -371,18 +376,43 @@ pub async fn edit(
     Ok(updated)
 }
 
+/// Cancels a pending row, audited.
 pub async fn cancel(
     state: &AppState,
     caller: &Caller,
     id: ScheduledMessageId,
 ) -> Result<ScheduledMessage, AppError> {
     let org = caller.organization_id;
-    let canceled = db::cancel_pending(&mut *state.pool.get().await?, org, id).await?;
+    let canceled = state
+        .pool
+        .get()
+        .await?
+        .transaction::<_, AppError, _>(async |conn| {
+            let canceled = db::cancel_pending(conn, org, id).await?;
+            if let Some(row) = &canceled {
+                let details = canceled_details(row, "operator");
+                let entry = audit::by(caller, CANCELED, "scheduled_message", id.0, details);
+                audit_log::record(conn, &entry).await?;
+            }
+            Ok(canceled)
+        })
+        .await?;
     let Some(canceled) = canceled else {
         return Err(not_pending(state, org, id).await);
     };
     publish(state, events::SCHEDULED_CANCELED, &canceled).await?;
     Ok(canceled)
+}
+
+/// What the audit entry of a cancellation says of the row: whom it was for, how and
+/// when, and why it was canceled (never its text).
+fn canceled_details(row: &ScheduledMessage, reason: &str) -> serde_json::Value {
+    serde_json::json!({
+        "contact_id": row.contact_id,
+        "channel": row.channel,
+        "send_at": row.send_at,
+        "reason": reason,
+    })
 }
 
 /// Fires a pending row now, whatever its time and the quiet hours: the operator asked.
@@ -410,8 +440,21 @@ pub async fn contact_replied(
     contact: ContactId,
     replied_at: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let canceled =
-        db::cancel_on_reply(&mut *state.pool.get().await?, org, contact, replied_at).await?;
+    let canceled = state
+        .pool
+        .get()
+        .await?
+        .transaction::<_, AppError, _>(async |conn| {
+            let canceled = db::cancel_on_reply(conn, org, contact, replied_at).await?;
+            for row in &canceled {
+                let details = canceled_details(row, "contact_replied");
+                let entry =
+                    AuditEntry::unattended(org, CANCELED, "scheduled_message", row.id.0, details);
+                audit_log::record(conn, &entry).await?;
+            }
+            Ok(canceled)
+        })
+        .await?;
     for row in &canceled {
         publish(state, events::SCHEDULED_CANCELED, row).await?;
     }

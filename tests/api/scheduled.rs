@@ -176,6 +176,26 @@ async fn canceled_before_its_time_it_never_goes_out() {
     // Only a pending row can be canceled, edited or sent now.
     let (status, body) = app.post(&path, &chat.org.token, json!({})).await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    // The cancellation is audited once, naming the operator; the refused one is not.
+    let (_, me) = app.get("/api/me", &chat.org.token).await;
+    let audited = app
+        .audit_entries(&chat.org.token, "scheduled_message.canceled")
+        .await;
+    assert_eq!(audited.len(), 1, "{audited:#?}");
+    assert_eq!(audited[0]["subject_type"], "scheduled_message");
+    assert_eq!(audited[0]["subject_id"], canceled_id);
+    assert_eq!(audited[0]["user_id"], me["user"]["id"]);
+    assert_eq!(audited[0]["details"]["reason"], "operator");
+    assert_eq!(
+        audited[0]["details"]["contact_id"],
+        chat.contact_id.as_str()
+    );
+    assert!(
+        !audited[0]["details"]
+            .to_string()
+            .contains("Canceled reminder"),
+        "never the text"
+    );
     let edit = format!("/api/scheduled-messages/{canceled_id}");
     let (status, body) = app
         .patch(&edit, &chat.org.token, json!({"body": "again"}))
@@ -498,6 +518,17 @@ async fn a_reply_cancels_the_rows_waiting_for_one() {
     let canceled = &frames.last().unwrap()["data"];
     assert_eq!(canceled["status"], "canceled");
     assert_eq!(canceled["error_code"], "contact_replied");
+    let audited = app
+        .audit_entries(&chat.org.token, "scheduled_message.canceled")
+        .await;
+    assert_eq!(audited.len(), 1, "{audited:#?}");
+    assert_eq!(audited[0]["subject_id"], waits_id);
+    assert_eq!(
+        audited[0]["user_id"],
+        Value::Null,
+        "no operator canceled it"
+    );
+    assert_eq!(audited[0]["details"]["reason"], "contact_replied");
     let (_, stays) = app
         .get(
             &format!("/api/scheduled-messages/{}", stays["id"].as_str().unwrap()),
