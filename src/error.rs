@@ -283,21 +283,11 @@ fn conflict_message(constraint: Option<&str>) -> &'static str {
     }
 }
 
-/// Turns actix's own extractor failures (path, query, payload) into our JSON errors.
+/// Turns actix's path extractor's failures into our JSON errors (query strings are read
+/// by `extract::ApiQuery`, bodies by `extract::ApiJson` and `extract::RawBody`).
 pub fn path_error(
     error: actix_web::error::PathError,
     _: &actix_web::HttpRequest,
 ) -> actix_web::Error {
     AppError::bad_request("invalid_path", format!("invalid path parameter: {error}")).into()
-}
-
-pub fn query_error(
-    error: actix_web::error::QueryPayloadError,
-    _: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    let message = match &error {
-        actix_web::error::QueryPayloadError::Deserialize(inner) => inner.to_string(),
-        other => other.to_string(),
-    };
-    AppError::bad_request("invalid_query", format!("invalid query string: {message}")).into()
 }

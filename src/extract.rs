@@ -1,8 +1,8 @@
-//! Body extractors whose errors are JSON: a JSON body whose errors name the offending
-//! field, and the raw body (webhooks) with the same size limit. Every text a client
-//! sends (JSON, form fields, query strings) passes [`refuse_nul`]'s rule here: PostgreSQL
-//! cannot store a NUL character, so one is refused where input is parsed, naming the
-//! field, instead of failing deep in a query.
+//! Extractors whose errors are JSON: a JSON body and a query string whose errors name
+//! the offending field, and the raw body (webhooks) with the same size limit. Every text
+//! a client sends (JSON, form fields, query strings) passes [`refuse_nul`]'s rule here:
+//! PostgreSQL cannot store a NUL character, so one is refused where input is parsed,
+//! naming the field, instead of failing deep in a query.
 //!
 //! actix's own `web::Json` reports serde errors without the path to the bad value; here
 //! `serde_path_to_error` supplies it, so `{"phones":[{"label":5}]}` answers with
@@ -39,6 +39,48 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             parse_json(&body).map(ApiJson).map_err(Into::into)
         })
     }
+}
+
+/// A query string deserialised into `T`. actix's own `web::Query` reports serde's error
+/// without saying which parameter it is about; here `serde_path_to_error` supplies it, so
+/// `?limit=many` answers `400 invalid_query` with `field: "limit"`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for ApiQuery<T> {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            parse_query(req.query_string())
+                .map(ApiQuery)
+                .map_err(Into::into),
+        )
+    }
+}
+
+/// Deserialises a query string; an error is `invalid_query` naming the parameter.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        // A parameter left out fails on the whole query (the path is its root); serde
+        // names it only in the message, `missing field `name``.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.strip_suffix('`'));
+        let field = match path.as_str() {
+            "." => missing.map(str::to_string),
+            _ => Some(path),
+        };
+        AppError::BadRequest {
+            code: "invalid_query",
+            message: format!("invalid query string: {message}"),
+            field,
+        }
+    })
 }
 
 /// The largest body accepted, in bytes (`SWITCHBOARD_MAX_JSON_BYTES`), as app data: the

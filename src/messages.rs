@@ -21,7 +21,7 @@ use crate::db::contacts;
 use crate::db::email_addresses::EmailAddress;
 use crate::db::ids::{
     AttachmentId, AuditLogId, ContactId, ContactMethodId, EmailAddressId, MessageId,
-    OrganizationId, PhoneNumberId, UserId,
+    OrganizationId, PhoneNumberId, ScheduledMessageId, UserId,
 };
 use crate::db::message_attachments::{self, Attachment};
 use crate::db::message_fields::{Channel, Direction, MessageStatus, RequestedChannel};
@@ -59,6 +59,8 @@ pub struct SendRequest {
     #[serde(default)]
     pub attachment_ids: Vec<AttachmentId>,
     pub ai_origin: Option<String>,
+    /// The caller's idempotency key, read by [`send`] through [`ClientId::parse`]; the
+    /// send path itself takes the parsed key beside the request.
     pub client_id: Option<String>,
     /// Send despite PHI the policy blocks (needs the `phi.override` permission).
     pub phi_override: Option<PhiOverride>,
@@ -134,21 +136,23 @@ pub async fn send(
     caller: &Caller,
     request: SendRequest,
 ) -> Result<AddedMessage, AppError> {
-    send_as(state, &Author::operator(caller), request).await
+    let client_id = ClientId::parse(request.client_id.as_deref())?;
+    send_as(state, &Author::operator(caller), request, client_id).await
 }
 
-/// [`send`] for `author`. A `client_id` the organisation used before answers with the
-/// first message (`created: false`) and sends nothing.
+/// [`send`] for `author`, under `client_id` (`request.client_id` is not read). A key the
+/// organisation used before answers with the first message (`created: false`) and sends
+/// nothing.
 pub async fn send_as(
     state: &AppState,
     author: &Author,
     request: SendRequest,
+    client_id: Option<ClientId>,
 ) -> Result<AddedMessage, AppError> {
-    let client_id = ClientId::parse(request.client_id.as_deref())?;
     if let Some(existing) = replayed(state, author.organization_id, client_id.as_ref()).await? {
         return Ok(existing);
     }
-    send_new(state, author, request).await
+    send_new(state, author, request, client_id).await
 }
 
 /// [`send_as`] without first looking up the `client_id`, for a key no earlier request
@@ -158,8 +162,8 @@ pub async fn send_new(
     state: &AppState,
     author: &Author,
     request: SendRequest,
+    client_id: Option<ClientId>,
 ) -> Result<AddedMessage, AppError> {
-    let client_id = ClientId::parse(request.client_id.as_deref())?;
     let checked = check(state, author, request, client_id).await?;
     record(state, author, checked).await
 }
@@ -586,10 +590,18 @@ async fn find(state: &AppState, org: OrganizationId, id: MessageId) -> Result<Me
         .ok_or(AppError::NotFound("message"))
 }
 
-/// A client's idempotency key, checked once where a request brings it (text, at most
-/// `MAX_CLIENT_ID_LEN` bytes) and carried as checked from then on.
+/// A message's idempotency key: a client's, checked once where a request brings it
+/// (text, at most `MAX_CLIENT_ID_LEN` bytes, none of the server's prefixes) and carried
+/// as checked from then on, or one the server makes for a message of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientId(String);
+
+/// The prefixes of the keys the server makes, refused from clients: a client's
+/// `scheduled:{id}` would be taken for the message of that scheduled row (which would
+/// then be linked to the client's message and never sent), and a `twilio:{sid}` for that
+/// inbound text (which would be dropped as a retry).
+const SCHEDULED_PREFIX: &str = "scheduled:";
+const TWILIO_PREFIX: &str = "twilio:";
 
 impl ClientId {
     /// The key a request gives, if it gives one.
@@ -603,7 +615,27 @@ impl ClientId {
                 format!("`client_id` is at most {MAX_CLIENT_ID_LEN} bytes"),
             ));
         }
+        if let Some(prefix) = [SCHEDULED_PREFIX, TWILIO_PREFIX]
+            .into_iter()
+            .find(|prefix| client_id.starts_with(prefix))
+        {
+            return Err(AppError::invalid(
+                "client_id",
+                format!("`client_id` may not start with `{prefix}`: the server keeps it for its own messages"),
+            ));
+        }
         Ok(Some(ClientId(client_id)))
+    }
+
+    /// The key of the message a scheduled row makes: the same for every attempt.
+    pub fn scheduled(id: ScheduledMessageId) -> ClientId {
+        ClientId(format!("{SCHEDULED_PREFIX}{id}"))
+    }
+
+    /// The key of an inbound text: Twilio retries a webhook it got no answer for, and
+    /// the message's SID makes the retry a replay.
+    pub fn inbound(sid: &str) -> ClientId {
+        ClientId(format!("{TWILIO_PREFIX}{sid}"))
     }
 
     pub fn as_str(&self) -> &str {

@@ -14,7 +14,8 @@
 //!    the other) and moved to `firing` under a new attempt number, naming this server's
 //!    run (`claimed_by`, see `db::run_locks`), with a lease (`due_at` = now + [`LEASE`]).
 //! 2. **Send**: the message is recorded through the send path with a `client_id` made
-//!    from the row's id (`scheduled:{id}`). The send path answers a `client_id` it has
+//!    from the row's id (`scheduled:{id}`, a prefix clients may not use: see
+//!    [`ClientId::scheduled`]). The send path answers a `client_id` it has
 //!    seen with the first message and sends nothing, and the unique index on
 //!    `(organization_id, client_id)` holds that even for two concurrent attempts. So
 //!    however many attempts reach this step, the row has at most one message, and it
@@ -37,13 +38,16 @@
 //! unit: the effect is that of one transaction, and no lock is held while sending.
 
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::actors::contact::ScheduledChanged;
 use crate::actors::scheduler::{Rearm, Round};
+use crate::audit;
 use crate::auth::Caller;
 use crate::batches::record_messages;
+use crate::db::audit_log::{self, AuditEntry};
 use crate::db::contact_methods::{self, MethodKind};
 use crate::db::ids::{
     AttachmentId, ContactId, ContactMethodId, EmailAddressId, OrganizationId, PhoneNumberId,
@@ -71,6 +75,8 @@ pub const LEASE: chrono::Duration = chrono::Duration::seconds(60);
 const MAX_ATTEMPTS: i32 = 5;
 /// Rows claimed in one statement.
 const CLAIM_BATCH: i64 = 200;
+/// The audit action of a cancellation, an operator's or a reply's.
+const CANCELED: &str = "scheduled_message.canceled";
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -121,7 +127,8 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-/// The send a row makes, as [`messages::check`] and [`messages::send_as`] take it.
+/// The send a row makes, as [`messages::check`] and [`messages::send_as`] take it (its
+/// key, [`ClientId::scheduled`], goes beside it).
 fn send_request(row: &ScheduledMessage, phi_override: Option<PhiOverride>) -> SendRequest {
     SendRequest {
         contact_id: row.contact_id,
@@ -134,14 +141,9 @@ fn send_request(row: &ScheduledMessage, phi_override: Option<PhiOverride>) -> Se
         contact_email_id: row.contact_email_id,
         attachment_ids: row.attachment_ids.clone(),
         ai_origin: None,
-        client_id: Some(message_client_id(row.id)),
+        client_id: None,
         phi_override,
     }
-}
-
-/// The `client_id` of the message a row makes: the same for every attempt.
-fn message_client_id(id: ScheduledMessageId) -> String {
-    format!("scheduled:{id}")
 }
 
 /// Schedules a message: `true` with a new row, `false` with the row first scheduled
@@ -374,18 +376,43 @@ pub async fn edit(
     Ok(updated)
 }
 
+/// Cancels a pending row, audited.
 pub async fn cancel(
     state: &AppState,
     caller: &Caller,
     id: ScheduledMessageId,
 ) -> Result<ScheduledMessage, AppError> {
     let org = caller.organization_id;
-    let canceled = db::cancel_pending(&mut *state.pool.get().await?, org, id).await?;
+    let canceled = state
+        .pool
+        .get()
+        .await?
+        .transaction::<_, AppError, _>(async |conn| {
+            let canceled = db::cancel_pending(conn, org, id).await?;
+            if let Some(row) = &canceled {
+                let details = canceled_details(row, "operator");
+                let entry = audit::by(caller, CANCELED, "scheduled_message", id.0, details);
+                audit_log::record(conn, &entry).await?;
+            }
+            Ok(canceled)
+        })
+        .await?;
     let Some(canceled) = canceled else {
         return Err(not_pending(state, org, id).await);
     };
     publish(state, events::SCHEDULED_CANCELED, &canceled).await?;
     Ok(canceled)
+}
+
+/// What the audit entry of a cancellation says of the row: whom it was for, how and
+/// when, and why it was canceled (never its text).
+fn canceled_details(row: &ScheduledMessage, reason: &str) -> serde_json::Value {
+    serde_json::json!({
+        "contact_id": row.contact_id,
+        "channel": row.channel,
+        "send_at": row.send_at,
+        "reason": reason,
+    })
 }
 
 /// Fires a pending row now, whatever its time and the quiet hours: the operator asked.
@@ -413,8 +440,21 @@ pub async fn contact_replied(
     contact: ContactId,
     replied_at: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let canceled =
-        db::cancel_on_reply(&mut *state.pool.get().await?, org, contact, replied_at).await?;
+    let canceled = state
+        .pool
+        .get()
+        .await?
+        .transaction::<_, AppError, _>(async |conn| {
+            let canceled = db::cancel_on_reply(conn, org, contact, replied_at).await?;
+            for row in &canceled {
+                let details = canceled_details(row, "contact_replied");
+                let entry =
+                    AuditEntry::unattended(org, CANCELED, "scheduled_message", row.id.0, details);
+                audit_log::record(conn, &entry).await?;
+            }
+            Ok(canceled)
+        })
+        .await?;
     for row in &canceled {
         publish(state, events::SCHEDULED_CANCELED, row).await?;
     }
@@ -508,12 +548,13 @@ async fn fire(
         .clone()
         .map(|reason| PhiOverride { reason });
     let request = send_request(&row, phi_override);
+    let client_id = Some(ClientId::scheduled(row.id));
     // A first attempt has no message to find; a later one may (its predecessor's), and
     // must link it whatever the checks would say now.
     let outcome = if row.attempt == 1 {
-        messages::send_new(state, &author, request).await
+        messages::send_new(state, &author, request, client_id).await
     } else {
-        messages::send_as(state, &author, request).await
+        messages::send_as(state, &author, request, client_id).await
     };
     let outcome = match outcome {
         Ok(added) => Outcome::Sent(added.message.id),

@@ -146,7 +146,6 @@ impl Application {
                 .app_data(web::PayloadConfig::new(max_json_bytes))
                 .app_data(crate::extract::BodyLimit(max_json_bytes))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
-                .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .configure(routes::configure)
                 .service(actix_files::Files::new("/", &static_dir))
         })

@@ -3,22 +3,20 @@
 
 use diesel_async::AsyncPgConnection;
 use phonenumber::country;
-use serde_json::json;
 
 use crate::actors::contact::{AddMessage, ApplyStatus};
 use crate::batches::record_messages::NewMessage;
 use crate::cache::TwilioAccountUser;
 use crate::contacts::{self, NewContact, NewPhone};
-use crate::db::audit_log::{self, AuditEntry};
+use crate::db::audit_log;
 use crate::db::contact_methods::{self, MethodKind};
-use crate::db::ids::{
-    AttachmentId, AuditLogId, ContactId, ContactMethodId, MessageId, OrganizationId,
-};
+use crate::db::ids::{AttachmentId, ContactId, ContactMethodId, MessageId, OrganizationId};
 use crate::db::message_fields::{Channel, Direction, MessageStatus};
 use crate::db::messages::{self as db_messages, MessageInsertForm, StatusChange};
 use crate::db::phone_numbers::{self, PhoneNumber};
 use crate::db::sms_opt_outs;
 use crate::error::AppError;
+use crate::messages::ClientId;
 use crate::metrics::WebhookOutcome;
 use crate::scheduled;
 use crate::state::AppState;
@@ -249,7 +247,8 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
         contact_for_number(&mut conn, org, &from, state.default_region).await?;
 
     // Twilio retries: a message already stored is acknowledged without refetching media.
-    if db_messages::find_by_client_id(&mut conn, org, &format!("twilio:{sid}"))
+    let client_id = ClientId::inbound(sid);
+    if db_messages::find_by_client_id(&mut conn, org, client_id.as_str())
         .await?
         .is_some()
     {
@@ -264,25 +263,11 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
     if OPT_OUT_KEYWORDS.contains(&keyword.as_str()) {
         record_opt_out(state, org, Some(&from), Some(to), &keyword).await?;
     } else if OPT_IN_KEYWORDS.contains(&keyword.as_str()) {
-        sms_opt_outs::remove(&mut conn, org, &from, to).await?;
+        sms_opt_outs::remove_and_audit(&mut conn, org, contact_id, &from, to, &keyword).await?;
         state.caches.forget_recipients();
-        audit(
-            &mut conn,
-            org,
-            "sms.opt_in",
-            contact_id.0,
-            json!({ "keyword": keyword, "org_number": to }),
-        )
-        .await?;
     } else if HELP_KEYWORDS.contains(&keyword.as_str()) {
-        audit(
-            &mut conn,
-            org,
-            "sms.help",
-            contact_id.0,
-            json!({ "keyword": keyword, "org_number": to }),
-        )
-        .await?;
+        let entry = sms_opt_outs::keyword_entry(org, "sms.help", contact_id, &keyword, to);
+        audit_log::record(&mut conn, &entry).await?;
     }
     drop(conn);
 
@@ -303,8 +288,7 @@ pub async fn receive_sms(state: &AppState, webhook: &TwilioWebhook) -> Result<()
         source: "webhook",
         ai_origin: None,
         external_id: Some(sid.to_string()),
-        // Twilio retries a webhook it got no answer for: the SID makes the retry a replay.
-        client_id: Some(format!("twilio:{sid}")),
+        client_id: Some(client_id.into()),
         private: false,
         sender_user_id: None,
     };
@@ -433,23 +417,4 @@ async fn record_opt_out(
     sms_opt_outs::record_and_audit(&mut conn, org, contact_number, org_number, keyword).await?;
     state.caches.forget_recipients();
     Ok(())
-}
-
-async fn audit(
-    conn: &mut AsyncPgConnection,
-    org: OrganizationId,
-    action: &str,
-    contact: uuid::Uuid,
-    details: serde_json::Value,
-) -> Result<(), AppError> {
-    let entry = AuditEntry {
-        id: AuditLogId::generate(),
-        organization_id: org,
-        user_id: None,
-        action,
-        subject_type: "contact",
-        subject_id: contact,
-        details,
-    };
-    Ok(audit_log::record(conn, &entry).await?)
 }

@@ -1,6 +1,6 @@
 //! The audit log: who did what (logins, settings and policy changes, deletions, PHI
-//! overrides, opt-outs), never message text nor secrets' values. Entries are written in
-//! the same transaction as the change they record.
+//! overrides, opt-outs and opt-ins, canceled scheduled messages), never message text nor
+//! secrets' values. Entries are written in the same transaction as the change they record.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -18,6 +18,28 @@ pub struct AuditEntry<'a> {
     pub subject_type: &'a str,
     pub subject_id: uuid::Uuid,
     pub details: serde_json::Value,
+}
+
+impl<'a> AuditEntry<'a> {
+    /// An entry for what happened without an operator: a webhook (STOP, START), or the
+    /// server acting on one (a reply canceling scheduled messages).
+    pub fn unattended(
+        organization_id: OrganizationId,
+        action: &'a str,
+        subject_type: &'a str,
+        subject_id: uuid::Uuid,
+        details: serde_json::Value,
+    ) -> Self {
+        AuditEntry {
+            id: AuditLogId::generate(),
+            organization_id,
+            user_id: None,
+            action,
+            subject_type,
+            subject_id,
+            details,
+        }
+    }
 }
 
 pub async fn record(conn: &mut AsyncPgConnection, entry: &AuditEntry<'_>) -> QueryResult<()> {

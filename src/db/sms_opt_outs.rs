@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::audit_log::{self, AuditEntry};
 use super::contact_methods::{self, MethodKind};
-use super::ids::{AuditLogId, OrganizationId};
+use super::ids::{ContactId, OrganizationId};
 use super::schema::sms_opt_outs;
 use crate::error::AppError;
 
@@ -56,15 +56,7 @@ pub async fn record_and_audit(
         if let Some(method) =
             contact_methods::find_by_value(conn, org, MethodKind::Phone, contact_number).await?
         {
-            let entry = AuditEntry {
-                id: AuditLogId::generate(),
-                organization_id: org,
-                user_id: None,
-                action: "sms.opt_out",
-                subject_type: "contact",
-                subject_id: method.contact_id.0,
-                details: serde_json::json!({ "keyword": keyword, "org_number": org_number }),
-            };
+            let entry = keyword_entry(org, "sms.opt_out", method.contact_id, keyword, org_number);
             audit_log::record(conn, &entry).await?;
         }
         Ok(())
@@ -72,7 +64,43 @@ pub async fn record_and_audit(
     .await
 }
 
-pub async fn remove(
+/// Lifts `contact_number`'s opt-out of SMS from `org_number` (the contact wrote START,
+/// YES or UNSTOP) and audits it against `contact`, in one transaction.
+pub async fn remove_and_audit(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    contact: ContactId,
+    contact_number: &str,
+    org_number: &str,
+    keyword: &str,
+) -> Result<(), AppError> {
+    conn.transaction::<_, AppError, _>(async |conn| {
+        remove(conn, org, contact_number, org_number).await?;
+        let entry = keyword_entry(org, "sms.opt_in", contact, keyword, org_number);
+        Ok(audit_log::record(conn, &entry).await?)
+    })
+    .await
+}
+
+/// The audit entry for a keyword (`STOP`, `START`, `HELP`, ...) the contact texted to
+/// `org_number`, or for the carrier's error code that said they opted out.
+pub fn keyword_entry<'a>(
+    org: OrganizationId,
+    action: &'a str,
+    contact: ContactId,
+    keyword: &str,
+    org_number: &str,
+) -> AuditEntry<'a> {
+    AuditEntry::unattended(
+        org,
+        action,
+        "contact",
+        contact.0,
+        serde_json::json!({ "keyword": keyword, "org_number": org_number }),
+    )
+}
+
+async fn remove(
     conn: &mut AsyncPgConnection,
     org: OrganizationId,
     contact_number: &str,

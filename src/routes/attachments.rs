@@ -12,6 +12,7 @@ use crate::db::ids::{AttachmentId, OrganizationId};
 use crate::db::message_attachments;
 use crate::db::message_fields::{Channel, RequestedChannel};
 use crate::error::AppError;
+use crate::extract::ApiQuery;
 use crate::message_views::AttachmentView;
 use crate::state::AppState;
 
@@ -59,7 +60,7 @@ pub(super) async fn upload(
     payload: web::Payload,
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<UploadParams>,
+    ApiQuery(params): ApiQuery<UploadParams>,
 ) -> Result<HttpResponse, AppError> {
     let is_multipart = req
         .mime_type()
@@ -71,7 +72,7 @@ pub(super) async fn upload(
             "send the files as multipart/form-data".into(),
         ));
     }
-    let channel = params.into_inner().channel.unwrap_or(Channel::Sms.into());
+    let channel = params.channel.unwrap_or(Channel::Sms.into());
     let multipart = Multipart::new(req.headers(), payload);
     let uploaded = attachments::upload(&state, &caller, &channel, multipart).await?;
     Ok(HttpResponse::Created().json(Uploaded {
@@ -127,7 +128,7 @@ pub async fn media(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(OrganizationId, AttachmentId, String)>,
-    params: web::Query<MediaParams>,
+    ApiQuery(params): ApiQuery<MediaParams>,
 ) -> Result<HttpResponse, AppError> {
     let (org, id, _) = path.into_inner();
     let key = req.path().trim_start_matches("/media/");

@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::db::audit_log::{self, Entry, Filter};
 use crate::db::ids::{AuditLogId, UserId};
 use crate::error::{AppError, ErrorBody};
-use crate::extract::page_limit;
+use crate::extract::{page_limit, ApiQuery};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -54,7 +54,7 @@ pub(super) struct AuditPage {
 pub(super) async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     caller.require_admin()?;
     let limit = page_limit(params.limit)?;

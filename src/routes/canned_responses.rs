@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::canned::{self, CannedChanges, CannedView, NewCanned, RenderContext, RenderRequest};
 use crate::db::ids::CannedResponseId;
 use crate::error::{AppError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -50,7 +50,7 @@ pub(super) struct Rendered {
 pub(super) async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = state.pool.get().await?;
     let found = canned::list(&mut conn, &caller, params.search.as_deref()).await?;

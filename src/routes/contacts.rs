@@ -12,7 +12,7 @@ use crate::db::contacts::ContactListQuery;
 use crate::db::ids::{ContactId, ContactMethodId};
 use crate::db::sms_opt_outs::OptOut;
 use crate::error::{AppError, ErrorBody};
-use crate::extract::{page_limit, ApiJson};
+use crate::extract::{page_limit, ApiJson, ApiQuery};
 use crate::messages;
 use crate::state::AppState;
 
@@ -74,7 +74,7 @@ pub(super) struct OptOutList {
 pub(super) async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     let limit = page_limit(params.limit)?;
     let after = params

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::auth::Caller;
 use crate::db::ids::ContactId;
 use crate::error::AppError;
-use crate::extract::page_limit;
+use crate::extract::{page_limit, ApiQuery};
 use crate::feed::{self, FeedFilter, FeedPage};
 use crate::state::AppState;
 
@@ -40,7 +40,7 @@ pub(super) async fn show(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<ContactId>,
-    params: web::Query<FeedParams>,
+    ApiQuery(params): ApiQuery<FeedParams>,
 ) -> Result<HttpResponse, AppError> {
     let limit = page_limit(params.limit)?;
     let page = feed::page(

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::Caller;
 use crate::db::ids::{ContactId, MessageId};
 use crate::error::{AppError, ErrorBody};
-use crate::extract::{page_limit, ApiJson};
+use crate::extract::{page_limit, ApiJson, ApiQuery};
 use crate::messages::{self, AddedMessage, EditRequest, MessageView, NoteRequest, SendRequest};
 use crate::state::AppState;
 
@@ -112,7 +112,7 @@ pub(super) struct MessagePage {
 pub(super) async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     let limit = page_limit(params.limit)?;
     let (page, next_before) =

@@ -8,7 +8,7 @@ use crate::auth::Caller;
 use crate::db::ids::ScheduledMessageId;
 use crate::db::scheduled_messages::ScheduledMessage;
 use crate::error::{AppError, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::scheduled::{self, ListQuery, ScheduleEdit, ScheduleRequest};
 use crate::state::AppState;
 
@@ -71,9 +71,9 @@ pub(super) async fn create(
 pub(super) async fn list(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let rows = scheduled::list(&state, &caller, query.into_inner()).await?;
+    let rows = scheduled::list(&state, &caller, query).await?;
     Ok(HttpResponse::Ok().json(ScheduledList {
         scheduled_messages: rows,
     }))

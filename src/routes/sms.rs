@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorBody};
-use crate::extract::page_limit;
+use crate::extract::{page_limit, ApiQuery};
 use crate::sms_thread::{self, ScheduleSettings, ThreadPage, ThreadTarget};
 use crate::state::AppState;
 
@@ -47,10 +47,9 @@ pub(super) struct ThreadParams {
 pub(super) async fn thread(
     state: web::Data<AppState>,
     caller: Caller,
-    params: web::Query<ThreadParams>,
+    ApiQuery(params): ApiQuery<ThreadParams>,
 ) -> Result<HttpResponse, AppError> {
     sms_thread::require_queue_access(&caller)?;
-    let params = params.into_inner();
     let limit = page_limit(params.limit)?;
     let target = ThreadTarget::from_query(
         params.phone,

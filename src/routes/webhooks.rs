@@ -6,7 +6,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 
 use crate::calls;
 use crate::error::AppError;
-use crate::extract::RawBody;
+use crate::extract::{parse_query, RawBody};
 use crate::metrics::{self, WebhookOutcome};
 use crate::state::AppState;
 use crate::webhooks::{self, StatusCallbackTarget, TwilioWebhook};
@@ -26,14 +26,13 @@ async fn status(
 ) -> Result<HttpResponse, AppError> {
     counted("status", async {
         let webhook = verify(&req, &body, &state).await?;
-        let named =
-            web::Query::<StatusCallbackTarget>::from_query(req.query_string()).map_err(|_| {
-                AppError::bad_request(
-                    "invalid_webhook",
-                    "message_id or contact_id in the callback URL is not an id",
-                )
-            })?;
-        webhooks::apply_status(&state, &webhook, named.into_inner()).await
+        let named: StatusCallbackTarget = parse_query(req.query_string()).map_err(|_| {
+            AppError::bad_request(
+                "invalid_webhook",
+                "message_id or contact_id in the callback URL is not an id",
+            )
+        })?;
+        webhooks::apply_status(&state, &webhook, named).await
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

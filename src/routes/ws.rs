@@ -10,6 +10,7 @@ use crate::actors::stream::Since;
 use crate::actors::ws_session::{SessionState, WsSession};
 use crate::auth::{self, presented_token};
 use crate::error::AppError;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 /// Largest frame a client may send; client frames are small JSON commands.
@@ -29,9 +30,8 @@ pub async fn connect(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    params: web::Query<ConnectParams>,
+    ApiQuery(params): ApiQuery<ConnectParams>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let params = params.into_inner();
     let presented = presented_token(&req).or(params.token.map(|token| (token, false)));
     let caller = match presented {
         Some((token, from_cookie)) => {

@@ -26,15 +26,6 @@ async fn try_login(
     (status, retry_after, response.json().await.unwrap())
 }
 
-/// The organisation's audit entries with `action`, newest first.
-async fn entries(app: &TestApp, token: &str, action: &str) -> Vec<Value> {
-    let (status, page) = app
-        .get(&format!("/api/audit-log?action={action}&limit=200"), token)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    page["entries"].as_array().unwrap().clone()
-}
-
 #[actix_web::test]
 async fn guessing_a_password_is_throttled_alike_for_known_and_unknown_accounts() {
     let app = TestApp::spawn().await;
@@ -59,11 +50,11 @@ async fn guessing_a_password_is_throttled_alike_for_known_and_unknown_accounts()
         assert!((1..=15 * 60).contains(&seconds), "{seconds}");
     }
 
-    let failed = entries(&app, &org.token, "auth.login_failed").await;
+    let failed = app.audit_entries(&org.token, "auth.login_failed").await;
     assert_eq!(failed.len(), 5, "{failed:#?}");
     assert_eq!(failed[0]["details"]["user_agent"], "front-desk-browser");
     assert_eq!(failed[0]["details"]["address"], "127.0.0.1");
-    let locked = entries(&app, &org.token, "auth.locked").await;
+    let locked = app.audit_entries(&org.token, "auth.locked").await;
     assert_eq!(locked.len(), 1, "the lock-out is audited once: {locked:#?}");
 }
 
@@ -122,7 +113,7 @@ async fn every_operator_created_is_audited_with_role_and_permissions() {
     app.create_agent_with(&org, &["sms.admin".to_string()])
         .await;
 
-    let created = entries(&app, &org.token, "user.created").await;
+    let created = app.audit_entries(&org.token, "user.created").await;
     assert_eq!(created.len(), 2, "the admin and the agent: {created:#?}");
     let agent = &created[0]["details"];
     assert_eq!(agent["role"], "agent");
@@ -234,13 +225,14 @@ async fn the_audit_log_records_changes_with_their_actor_and_never_secrets() {
         .collect();
     assert_eq!(theirs, ["auth.login", "user.created"]);
     let (status, body) = app.get("/api/audit-log?since=yesterday", token).await;
-    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_eq!(error["field"], "since");
 
     let (status, _) = app
         .send(app.request(Method::POST, "/api/auth/logout", Some(token)))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let admin = app.login(&chat.org.admin_email, PASSWORD).await;
-    let logouts = entries(&app, &admin, "auth.logout").await;
+    let logouts = app.audit_entries(&admin, "auth.logout").await;
     assert_eq!(logouts.len(), 1);
 }

@@ -100,7 +100,8 @@ async fn bad_ids_queries_and_routes_get_json_errors() {
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 
     let (status, body) = app.get("/api/contacts?limit=lots", &org.token).await;
-    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_eq!(error["field"], "limit");
 
     let (status, body) = app.get("/api/no-such-thing", &org.token).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "unknown_route");

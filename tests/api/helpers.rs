@@ -248,6 +248,15 @@ impl TestApp {
             .await
     }
 
+    /// The organisation's audit entries with `action`, newest first (`token`: an admin's).
+    pub async fn audit_entries(&self, token: &str, action: &str) -> Vec<Value> {
+        let (status, page) = self
+            .get(&format!("/api/audit-log?action={action}&limit=200"), token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["entries"].as_array().unwrap().clone()
+    }
+
     /// Creates a contact and returns it, asserting success.
     pub async fn create_contact(&self, token: &str, body: Value) -> Value {
         let (status, contact) = self.post("/api/contacts", token, body).await;

@@ -373,7 +373,11 @@ async fn history_is_chronological_and_pages_backwards() {
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
     let (status, body) = app.get("/api/messages", &chat.org.token).await;
-    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    let error = assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_eq!(
+        error["field"], "contact_id",
+        "a parameter left out is named too"
+    );
 }
 
 #[actix_web::test]

@@ -176,6 +176,26 @@ async fn canceled_before_its_time_it_never_goes_out() {
     // Only a pending row can be canceled, edited or sent now.
     let (status, body) = app.post(&path, &chat.org.token, json!({})).await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    // The cancellation is audited once, naming the operator; the refused one is not.
+    let (_, me) = app.get("/api/me", &chat.org.token).await;
+    let audited = app
+        .audit_entries(&chat.org.token, "scheduled_message.canceled")
+        .await;
+    assert_eq!(audited.len(), 1, "{audited:#?}");
+    assert_eq!(audited[0]["subject_type"], "scheduled_message");
+    assert_eq!(audited[0]["subject_id"], canceled_id);
+    assert_eq!(audited[0]["user_id"], me["user"]["id"]);
+    assert_eq!(audited[0]["details"]["reason"], "operator");
+    assert_eq!(
+        audited[0]["details"]["contact_id"],
+        chat.contact_id.as_str()
+    );
+    assert!(
+        !audited[0]["details"]
+            .to_string()
+            .contains("Canceled reminder"),
+        "never the text"
+    );
     let edit = format!("/api/scheduled-messages/{canceled_id}");
     let (status, body) = app
         .patch(&edit, &chat.org.token, json!({"body": "again"}))
@@ -235,6 +255,76 @@ async fn send_now_fires_at_once_and_answers_how_it_went() {
 }
 
 #[actix_web::test]
+async fn a_client_cannot_take_the_key_of_a_scheduled_rows_message() {
+    let app = TestApp::spawn().await;
+    let chat = app.conversation().await;
+    let token = &chat.org.token;
+    let row = schedule(&app, &chat, "See you on Tuesday", in_ms(3_600_000)).await;
+    let id = row["id"].as_str().unwrap();
+    let taken = format!("scheduled:{id}");
+    let later = rfc3339(in_ms(3_600_000));
+    for (path, request) in [
+        (
+            "/api/messages/send",
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Hi", "client_id": taken}),
+        ),
+        (
+            "/api/messages/notes",
+            json!({"contact_id": chat.contact_id, "body": "Called", "client_id": taken}),
+        ),
+        (
+            "/api/scheduled-messages",
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Hi", "send_at": later, "client_id": taken}),
+        ),
+        // Inbound texts' keys are the server's too.
+        (
+            "/api/messages/send",
+            json!({"contact_id": chat.contact_id, "channel": "sms", "body": "Hi", "client_id": "twilio:SM1"}),
+        ),
+    ] {
+        let (status, body) = app.post(path, token, request).await;
+        let error = assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid");
+        assert_eq!(error["field"], "client_id", "{path}: {body}");
+    }
+    assert!(conversation(&app, &chat).await.is_empty());
+    assert_eq!(scheduled_list(&app, token, "").await.len(), 1);
+
+    // The row still sends its own message.
+    let (status, sent) = app
+        .post(
+            &format!("/api/scheduled-messages/{id}/send-now"),
+            token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    assert_eq!(sent["status"], "sent");
+    let messages = conversation(&app, &chat).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["id"], sent["message_id"]);
+    assert_eq!(messages[0]["body"], "See you on Tuesday");
+    assert_eq!(messages[0]["client_id"], taken.as_str());
+}
+
+#[actix_web::test]
+async fn scheduling_to_a_number_that_opted_out_is_refused_and_stores_nothing() {
+    let (app, chat, _twilio) = clinic_with_twilio().await;
+    text_in(&app, "SM000000000000000000000000000000a3", "STOP").await;
+    let (status, body) = app
+        .post(
+            "/api/scheduled-messages",
+            &chat.org.token,
+            json!({
+                "contact_id": chat.contact_id, "channel": "sms", "body": "Flu shots are in",
+                "send_at": rfc3339(in_ms(3_600_000)),
+            }),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    assert!(scheduled_list(&app, &chat.org.token, "").await.is_empty());
+}
+
+#[actix_web::test]
 async fn a_server_stopped_with_a_row_due_sends_it_once_when_started_again() {
     let app = TestApp::spawn().await;
     let chat = app.conversation().await;
@@ -245,16 +335,20 @@ async fn a_server_stopped_with_a_row_due_sends_it_once_when_started_again() {
     // exists under the row's `client_id`, the row is `firing` with an expired lease.
     let crashed = schedule(&app, &chat, "Recorded before the crash", in_ms(3_600_000)).await;
     let crashed_id = crashed["id"].as_str().unwrap().to_string();
-    let (status, first) = app
-        .post(
-            "/api/messages/send",
+    let first = app
+        .send_sms(
             &chat.org.token,
-            json!({"contact_id": chat.contact_id, "channel": "sms",
-                   "body": "Recorded before the crash",
-                   "client_id": format!("scheduled:{crashed_id}")}),
+            &chat.contact_id,
+            "Recorded before the crash",
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // Clients may not use the scheduler's keys, so the attempt's key is put in place.
+    rekey_message(
+        &app,
+        first["id"].as_str().unwrap(),
+        &format!("scheduled:{crashed_id}"),
+    )
+    .await;
     app.stopper.stop().await;
     // Its run is gone: the claim is taken over at once, without waiting out the lease.
     abandon_claim(&app, &crashed_id, Some(RunKey::generate().0)).await;
@@ -286,6 +380,18 @@ async fn a_server_stopped_with_a_row_due_sends_it_once_when_started_again() {
 /// Puts a row where a server that died mid-fire leaves it: `firing` under attempt 1,
 /// claimed by a run whose lock nobody holds (`Some`, its lease still an hour long) or
 /// by no run named (`None`, its lease run out).
+async fn rekey_message(app: &TestApp, id: &str, client_id: &str) {
+    use diesel_async::RunQueryDsl;
+    let mut conn = app.pool.get().await.unwrap();
+    let changed = diesel::sql_query("UPDATE messages SET client_id = $2 WHERE id = $1::uuid")
+        .bind::<diesel::sql_types::Text, _>(id)
+        .bind::<diesel::sql_types::Text, _>(client_id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
 async fn abandon_claim(app: &TestApp, id: &str, run: Option<i64>) {
     use diesel_async::RunQueryDsl;
     let mut conn = app.pool.get().await.unwrap();
@@ -412,6 +518,17 @@ async fn a_reply_cancels_the_rows_waiting_for_one() {
     let canceled = &frames.last().unwrap()["data"];
     assert_eq!(canceled["status"], "canceled");
     assert_eq!(canceled["error_code"], "contact_replied");
+    let audited = app
+        .audit_entries(&chat.org.token, "scheduled_message.canceled")
+        .await;
+    assert_eq!(audited.len(), 1, "{audited:#?}");
+    assert_eq!(audited[0]["subject_id"], waits_id);
+    assert_eq!(
+        audited[0]["user_id"],
+        Value::Null,
+        "no operator canceled it"
+    );
+    assert_eq!(audited[0]["details"]["reason"], "contact_replied");
     let (_, stays) = app
         .get(
             &format!("/api/scheduled-messages/{}", stays["id"].as_str().unwrap()),

@@ -390,6 +390,17 @@ async fn stop_blocks_sends_until_start() {
         )
         .await;
     assert_eq!(opt_outs["opt_outs"], json!([]));
+
+    // Both are in the audit log, against the contact, with the keyword and our number.
+    for (action, keyword) in [("sms.opt_out", "STOP"), ("sms.opt_in", "START")] {
+        let audited = app.audit_entries(&chat.org.token, action).await;
+        assert_eq!(audited.len(), 1, "{action}: {audited:#?}");
+        assert_eq!(audited[0]["subject_type"], "contact");
+        assert_eq!(audited[0]["subject_id"], chat.contact_id.as_str());
+        assert_eq!(audited[0]["user_id"], Value::Null);
+        assert_eq!(audited[0]["details"]["keyword"], keyword);
+        assert_eq!(audited[0]["details"]["org_number"], "+14155550100");
+    }
 }
 
 #[actix_web::test]
