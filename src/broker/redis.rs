@@ -38,6 +38,8 @@ const INVALIDATIONS: &str = "switchboard:invalidate";
 const POSITION_TTL_SECS: u64 = 7 * 24 * 3600;
 /// Events published in one call at most.
 const BATCH: usize = 512;
+/// While the pub/sub connection is down, how often the connections are tried again.
+const REVIVE_EVERY: Duration = Duration::from_secs(1);
 
 /// The start of both scripts (KEYS: position hash, history stream; `new_epoch` the
 /// argument holding a fresh epoch): the organisation's epoch, made (with an empty
@@ -129,8 +131,8 @@ pub struct RedisBroker {
     >,
     /// Why the node is degraded, if it is.
     problem: Mutex<Option<String>>,
-    /// The pub/sub connection broke: once it is subscribed again, every organisation
-    /// checks what it missed meanwhile.
+    /// The pub/sub connection broke: until it is subscribed again `revive` tries it, and
+    /// then every organisation checks what it missed meanwhile.
     reconnecting: AtomicBool,
 }
 
@@ -405,10 +407,31 @@ impl RedisBroker {
                     listener.reconnected();
                 }
                 PushKind::Disconnection => {
-                    self.reconnecting.store(true, Ordering::Release);
                     self.degraded("the pub/sub connection to Redis broke".into());
+                    if !self.reconnecting.swap(true, Ordering::AcqRel) {
+                        actix::spawn(self.clone().revive());
+                    }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// A connection manager reconnects by itself right after its connection drops, but
+    /// when Redis is still down then (a restart takes seconds), only when it is next
+    /// used, and that use fails. Nothing else uses the pub/sub connection: without this,
+    /// other nodes' events would reach this node only through the periodic position
+    /// checks, late, for good. So both connections are used here until the pub/sub
+    /// connection is subscribed again (its `Subscribe` push ends this).
+    async fn revive(self: Arc<Self>) {
+        while self.reconnecting.load(Ordering::Acquire) {
+            tokio::time::sleep(REVIVE_EVERY).await;
+            for connection in [&self.commands, &self.pubsub] {
+                let mut conn = connection.clone();
+                // A failure is expected while Redis is away; the next round tries again.
+                let _ = self
+                    .bounded(redis::cmd("PING").query_async::<Value>(&mut conn))
+                    .await;
             }
         }
     }

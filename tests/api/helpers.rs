@@ -24,7 +24,7 @@ pub struct TestApp {
     pub database_url: String,
     /// Stops this server (and its scheduler), as SIGTERM would.
     pub stopper: Stopper,
-    /// `None` for a second server on another's database (see `spawn_beside`).
+    /// `None` for a second server on another's database (see `spawn_beside`, `through`).
     _database: Option<DatabaseGuard>,
 }
 
@@ -118,6 +118,19 @@ impl TestApp {
     /// server started again after `stopper.stop()`. Drop it before this one.
     pub async fn spawn_beside(&self) -> TestApp {
         Self::start(&settings(&self.database_url), None).await
+    }
+
+    /// The same database through the server at `address`: another process serving it,
+    /// such as a `Node` (`stopper` still stops this test's own server).
+    pub fn through(&self, address: &str) -> TestApp {
+        TestApp {
+            address: address.to_string(),
+            client: self.client.clone(),
+            pool: self.pool.clone(),
+            database_url: self.database_url.clone(),
+            stopper: self.stopper.clone(),
+            _database: None,
+        }
     }
 
     async fn start(settings: &Settings, guard: Option<DatabaseGuard>) -> TestApp {

@@ -14,6 +14,8 @@ use crate::attachments::clinic_with_twilio;
 use crate::helpers::{
     assert_error, form, poll_until, Conversation, TestApp, WsClient, TWILIO_ACCOUNT, TWILIO_TOKEN,
 };
+use crate::nodes::Node;
+use crate::twilio_standin::TwilioStandIn;
 
 /// How long a test waits for the scheduler (a bound on failure, not a synchronisation).
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -444,37 +446,85 @@ async fn a_late_finish_of_an_attempt_taken_over_is_refused() {
     assert_eq!(done.unwrap().status.as_str(), "failed");
 }
 
+/// Two `switchboard serve` processes on one database (no Redis: rows are claimed in
+/// PostgreSQL), fifty rows due within one second, scheduled through both.
 #[actix_web::test]
 async fn two_servers_fire_fifty_rows_due_in_one_second_each_once() {
-    let first = TestApp::spawn().await;
-    let chat = first.conversation().await;
-    let second = first.spawn_beside().await;
-    let whole_second = (Utc::now() + chrono::Duration::seconds(3)).timestamp();
+    const ROWS: i64 = 50;
+    let twilio = TwilioStandIn::start().await;
+    let (app, chat) = TestApp::clinic_with_twilio(twilio.server(), |_| {}).await;
+    // Only the two nodes fire: this test's own server only set the clinic up.
+    app.stopper.stop().await;
+    let carrier = twilio.uri();
+    let (first, second) = tokio::join!(
+        Node::start(&app.database_url, &carrier, &[]),
+        Node::start(&app.database_url, &carrier, &[]),
+    );
+    let servers = [app.through(&first.address), app.through(&second.address)];
+    let whole_second = (Utc::now() + chrono::Duration::seconds(4)).timestamp();
     let send_at = DateTime::from_timestamp(whole_second, 0).unwrap();
-    let mut ids = Vec::new();
-    for n in 0..50 {
-        let server = if n % 2 == 0 { &first } else { &second };
+    let rows: Vec<Value> = futures_util::future::join_all((0..ROWS).map(|n| {
         let at = send_at + chrono::Duration::milliseconds(n * 13);
-        let row = schedule(server, &chat, &format!("Reminder {n}"), at).await;
-        ids.push(row["id"].as_str().unwrap().to_string());
-    }
-    let mut message_ids = std::collections::HashSet::new();
-    for id in &ids {
-        let row = settled(&first, &chat.org.token, id).await;
+        let server = &servers[n as usize % 2];
+        let chat = &chat;
+        async move { schedule(server, chat, &format!("Reminder {n}"), at).await }
+    }))
+    .await;
+
+    // Each row is sent, linked to a message of its own...
+    let mut fired = Vec::new();
+    for row in &rows {
+        let row = settled(&servers[0], &chat.org.token, row["id"].as_str().unwrap()).await;
         assert_eq!(row["status"], "sent", "{row}");
-        message_ids.insert(row["message_id"].as_str().unwrap().to_string());
+        fired.push(row);
     }
-    assert_eq!(message_ids.len(), 50, "one message per row");
-    let messages = conversation(&first, &chat).await;
-    assert_eq!(messages.len(), 50, "each sent once");
-    let mut bodies: Vec<&str> = messages
-        .iter()
-        .map(|m| m["body"].as_str().unwrap())
-        .collect();
-    bodies.sort();
-    bodies.dedup();
-    assert_eq!(bodies.len(), 50);
-    drop(second);
+    // ...which reaches the carrier: every message gets Twilio's id.
+    let messages = poll_until("every message has the carrier's id", DEADLINE, || async {
+        let messages = conversation(&servers[1], &chat).await;
+        messages
+            .iter()
+            .all(|m| m["external_id"].is_string())
+            .then_some(messages)
+    })
+    .await;
+    assert_eq!(messages.len(), ROWS as usize, "one message per row");
+    let at_twilio = twilio.sent();
+    assert_eq!(at_twilio.len(), ROWS as usize, "each reached Twilio once");
+    for row in &fired {
+        let message = messages
+            .iter()
+            .find(|m| m["id"] == row["message_id"])
+            .unwrap_or_else(|| panic!("the message of {row}"));
+        assert_eq!(message["body"], row["body"]);
+        assert_eq!(message["source"], "scheduled");
+        let sent: Vec<_> = at_twilio.iter().filter(|m| m.body == row["body"]).collect();
+        assert_eq!(sent.len(), 1, "{} reached Twilio once", row["body"]);
+        assert_eq!(message["external_id"], sent[0].sid.as_str());
+    }
+    // Both servers fired some of them, each row on its first claim.
+    let runs = claims_by_run(&app).await;
+    assert_eq!(runs.len(), 2, "rows fired by each run: {runs:?}");
+    assert!(runs.iter().all(|&(_, attempts)| attempts == 1), "{runs:?}");
+}
+
+/// Per run that claimed scheduled rows: `(rows, the most attempts any of them took)`.
+async fn claims_by_run(app: &TestApp) -> Vec<(i64, i32)> {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Claims {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        rows: i64,
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        attempts: i32,
+    }
+    let claims: Vec<Claims> = diesel::sql_query(
+        "SELECT count(*) AS rows, max(attempt) AS attempts FROM scheduled_messages \
+         GROUP BY claimed_by",
+    )
+    .load(&mut *app.pool.get().await.unwrap())
+    .await
+    .unwrap();
+    claims.iter().map(|c| (c.rows, c.attempts)).collect()
 }
 
 async fn text_in(app: &TestApp, sid: &str, body: &str) {

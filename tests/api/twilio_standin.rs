@@ -1,9 +1,9 @@
 //! A Twilio stand-in for delivery tests: a real HTTP server (wiremock) that keeps the
 //! messages it is asked to create and lists them as Twilio does (newest first, 50 a
 //! page, `next_page_uri`), answers for one message by SID, and misbehaves on demand:
-//! it stalls answers past the server's timeout, calls back before it answers, buries a
-//! message under newer ones on its route, refuses (429, 5xx), loses its answer, lags or
-//! fails its list.
+//! it answers slowly or stalls past the server's timeout, calls back before it answers,
+//! buries a message under newer ones on its route, refuses (429, 5xx), loses its answer,
+//! lags or fails its list.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,8 @@ use crate::helpers::{status_callback, TWILIO_TOKEN};
 pub enum Create {
     /// 201 with the new SID.
     Accept,
-    /// The answer comes only after this long (past the server's timeout).
+    /// The answer comes only after this long: a slow carrier, or one past the server's
+    /// timeout.
     Stall(Duration),
     /// A signed status callback (`status`) reaches the server before the answer, which
     /// then stalls for this long.
