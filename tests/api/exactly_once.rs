@@ -39,7 +39,7 @@ struct Watched {
 
 impl Watched {
     async fn start(twilio: &TwilioStandIn, change: impl FnOnce(&mut Settings)) -> Watched {
-        let (app, chat) = TestApp::clinic_with_twilio(twilio.server(), |settings| {
+        let (app, chat) = TestApp::clinic_with_twilio(twilio, |settings| {
             settings.twilio_timeout_secs = 1;
             change(settings);
         })
@@ -62,10 +62,7 @@ async fn stored(app: &TestApp, chat: &Conversation, id: &str) -> Value {
 #[actix_web::test]
 async fn a_stalled_send_buried_under_sixty_newer_messages_is_found_not_sent_again() {
     let twilio = TwilioStandIn::start().await;
-    twilio.then([Create::BuryThenStall {
-        newer: 60,
-        stall: STALL,
-    }]);
+    twilio.then([Create::Stall(STALL).buried_under(60)]);
     let Watched { app, chat, mut tab } = Watched::start(&twilio, |_| {}).await;
 
     let message = app

@@ -9,6 +9,8 @@ use switchboard::config::{LogFormat, Settings};
 use switchboard::db::{self, DbPool};
 use switchboard::startup::{Application, Stopper};
 
+use crate::twilio_standin::TwilioStandIn;
+
 pub const PASSWORD: &str = "correct horse battery";
 
 /// The Twilio account of the tests' clinics, and its auth token (webhooks are signed
@@ -540,7 +542,7 @@ impl TestApp {
     /// A clinic sending through the Twilio stand-in `twilio` (settings changed by
     /// `change` too), with the tests' Twilio account configured.
     pub async fn clinic_with_twilio(
-        twilio: &wiremock::MockServer,
+        twilio: &TwilioStandIn,
         change: impl FnOnce(&mut Settings),
     ) -> (TestApp, Conversation) {
         let base = twilio.uri();

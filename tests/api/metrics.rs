@@ -84,7 +84,7 @@ async fn metrics_need_their_token_and_are_off_without_one() {
 #[actix_web::test]
 async fn a_send_its_webhooks_and_its_viewers_show_in_the_metrics() {
     let twilio = TwilioStandIn::start().await;
-    let (app, chat) = TestApp::clinic_with_twilio(twilio.server(), |settings| {
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |settings| {
         settings.metrics_token = Some(SCRAPE_TOKEN.into())
     })
     .await;
