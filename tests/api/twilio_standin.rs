@@ -19,8 +19,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::helpers::{status_callback, TWILIO_ACCOUNT, TWILIO_TOKEN};
 
-/// What the stand-in does with one create request. Whatever it answers, it has the
-/// message (as Twilio does once a create request reached it).
+/// What the stand-in does with one create request. Unless it refuses or rejects it, it
+/// has the message, whatever it answers (as Twilio does once a create reached it).
 #[derive(Clone, Debug)]
 pub enum Create {
     /// 201 with a new SID.
