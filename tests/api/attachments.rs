@@ -284,7 +284,7 @@ async fn oversize_and_wrong_type_uploads_are_refused_and_leave_nothing() {
 
 #[actix_web::test]
 async fn housekeeping_removes_stale_pending_uploads_and_keeps_linked_ones() {
-    let app = TestApp::spawn_with(|settings| settings.housekeeping_secs = 1).await;
+    let app = TestApp::spawn_with(|settings| settings.attachments.housekeeping_secs = 1).await;
     let chat = app.conversation().await;
     let (_, uploaded) = upload(
         &app,
@@ -366,11 +366,11 @@ async fn the_s3_backend_stores_files_and_hands_out_presigned_urls() {
     };
     let twilio = TwilioStandIn::start().await;
     let (app, chat) = TestApp::clinic_with_twilio(&twilio, |settings| {
-        settings.s3_bucket = Some("switchboard-test".into());
-        settings.s3_endpoint = Some(endpoint.clone());
-        settings.s3_path_style = true;
-        settings.s3_access_key_id = Some("test".into());
-        settings.s3_secret_access_key = Some("test".into());
+        settings.attachments.s3_bucket = Some("switchboard-test".into());
+        settings.attachments.s3_endpoint = Some(endpoint.clone());
+        settings.attachments.s3_path_style = true;
+        settings.attachments.s3_access_key_id = Some("test".into());
+        settings.attachments.s3_secret_access_key = Some("test".into());
     })
     .await;
     let photo = png(30_000);

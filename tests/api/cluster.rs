@@ -42,8 +42,8 @@ impl Cluster {
         let twilio = TwilioStandIn::start().await;
         let base = twilio.uri();
         let app = TestApp::spawn_with(|settings| {
-            settings.redis_url = Some(redis.to_string());
-            settings.twilio_api_base = base;
+            settings.cluster.redis_url = Some(redis.to_string());
+            settings.delivery.twilio_api_base = base;
         })
         .await;
         let chat = app.conversation().await;

@@ -234,7 +234,7 @@ async fn a_rate_limited_send_is_retried_and_sent_once() {
 async fn paced_clinic(per_second: f64) -> (TwilioStandIn, TestApp, Conversation, WsClient) {
     let twilio = TwilioStandIn::start().await;
     let (app, chat) = TestApp::clinic_with_twilio(&twilio, |settings| {
-        settings.sends_per_second_per_number = per_second
+        settings.delivery.sends_per_second_per_number = per_second
     })
     .await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
@@ -319,8 +319,10 @@ async fn a_send_whose_answer_comes_too_late_is_reconciled_instead_of_sent_twice(
     // Twilio takes the message, but answers after the server has stopped waiting.
     twilio.then([Create::Stall(Duration::from_secs(4))]);
     let text = "Your prescription is ready for pickup";
-    let carrier_id =
-        carrier_id_of_a_send_with(&twilio, text, |settings| settings.twilio_timeout_secs = 1).await;
+    let carrier_id = carrier_id_of_a_send_with(&twilio, text, |settings| {
+        settings.delivery.twilio_timeout_secs = 1
+    })
+    .await;
     assert_eq!(
         carrier_id,
         twilio.sent()[0].sid,
@@ -398,7 +400,8 @@ async fn a_send_twilio_never_takes_fails_after_the_last_attempt() {
     let twilio = TwilioStandIn::start().await;
     twilio.always(Create::Refuse(503));
     let (app, chat) =
-        TestApp::clinic_with_twilio(&twilio, |settings| settings.delivery_attempts = 3).await;
+        TestApp::clinic_with_twilio(&twilio, |settings| settings.delivery.delivery_attempts = 3)
+            .await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
 
@@ -536,7 +539,8 @@ async fn left_behind(
 async fn messages_left_queued_by_a_stopped_server_are_sent_once() {
     let twilio = TwilioStandIn::start().await;
     let (app, chat) =
-        TestApp::clinic_with_twilio(&twilio, |settings| settings.outbox_sweep_secs = 1).await;
+        TestApp::clinic_with_twilio(&twilio, |settings| settings.delivery.outbox_sweep_secs = 1)
+            .await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
 
@@ -562,7 +566,8 @@ async fn a_send_cut_short_by_a_stopped_server_is_reconciled_then_sent_once() {
         "Reached Twilio before the crash",
     );
     let (app, chat) =
-        TestApp::clinic_with_twilio(&twilio, |settings| settings.outbox_sweep_secs = 1).await;
+        TestApp::clinic_with_twilio(&twilio, |settings| settings.delivery.outbox_sweep_secs = 1)
+            .await;
     let mut tab = WsClient::connect_authenticated(&app, &chat.org.token, "").await;
     tab.subscribe(&chat.contact_id).await;
 

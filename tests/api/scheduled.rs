@@ -724,7 +724,7 @@ async fn the_queue_lists_waiting_rows_first_soonest_first() {
 #[actix_web::test]
 async fn a_scheduled_message_keeps_its_uploads_until_it_fires_and_takes_them() {
     use crate::attachments::{age_uploads, await_housekeeping, png, upload};
-    let app = TestApp::spawn_with(|settings| settings.housekeeping_secs = 1).await;
+    let app = TestApp::spawn_with(|settings| settings.attachments.housekeeping_secs = 1).await;
     let chat = app.conversation().await;
     let files = vec![
         ("kept.png", "image/png", png(500)),
