@@ -5,24 +5,17 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+/// Every setting, in groups of what is tuned together; each group is its own struct so
+/// a test (or a caller) changes one group without restating the rest. Fields keep their
+/// flat names (`delivery.delivery_attempts`, not `delivery.attempts`): each is its flag's
+/// name and its environment variable's, so one search finds all three.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
-    /// PostgreSQL connection URL. The database is created when it does not exist.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
 
-    /// Address the HTTP server listens on.
-    #[arg(
-        long = "addr",
-        env = "SWITCHBOARD_ADDR",
-        default_value = "127.0.0.1:8080"
-    )]
-    pub addr: String,
-
-    /// Externally visible base URL (used for webhook signatures and links).
-    /// Defaults to `http://` + the listen address.
-    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
-    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub server: ServerSettings,
 
     /// Directory for local files (the generated secret key, stored attachments).
     #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
@@ -46,28 +39,89 @@ pub struct Settings {
     #[arg(long, env = "SWITCHBOARD_DEFAULT_REGION", default_value = "US")]
     pub default_region: String,
 
+    /// Where reply suggestions come from: `canned` ranks the organisation's canned
+    /// responses against the message.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SUGGESTIONS",
+        value_enum,
+        default_value = "canned"
+    )]
+    pub suggestions: crate::suggestions::SuggestionSource,
+
+    #[command(flatten)]
+    pub realtime: RealtimeSettings,
+
+    #[command(flatten)]
+    pub cluster: ClusterSettings,
+
+    #[command(flatten)]
+    pub delivery: DeliverySettings,
+
+    #[command(flatten)]
+    pub attachments: AttachmentSettings,
+}
+
+/// The PostgreSQL database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseSettings {
+    /// PostgreSQL connection URL. The database is created when it does not exist.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+
     /// Database connections kept in the pool (the three database batchers have one
     /// more each).
     #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", default_value_t = 16)]
     pub db_pool_size: usize,
+}
 
-    /// How long a login session lasts, in hours.
-    #[arg(long, env = "SWITCHBOARD_SESSION_HOURS", default_value_t = 12)]
-    pub session_hours: u32,
+/// The HTTP server: where it listens, what it accepts, who may read its metrics.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerSettings {
+    /// Address the HTTP server listens on.
+    #[arg(
+        long = "addr",
+        env = "SWITCHBOARD_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub addr: String,
 
-    /// Largest JSON request body accepted, in bytes.
-    #[arg(long, env = "SWITCHBOARD_MAX_JSON_BYTES", default_value_t = 256 * 1024)]
-    pub max_json_bytes: usize,
+    /// Externally visible base URL (used for webhook signatures and links).
+    /// Defaults to `http://` + the listen address.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
 
-    /// Bearer token that `GET /metrics` (Prometheus) asks for; when unset, `/metrics`
-    /// is off, so a public listener never shows it to anyone.
-    #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "SWITCHBOARD_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Connections the kernel queues before the server accepts them. After a deploy or a
+    /// network blip every browser reconnects at once; a short queue overflows and each
+    /// overflowed client waits a SYN retry (a second or more).
+    #[arg(long, env = "SWITCHBOARD_LISTEN_BACKLOG", default_value_t = 4096)]
+    pub listen_backlog: u32,
 
     /// Directory of the dashboards' static files.
     #[arg(long, env = "SWITCHBOARD_STATIC_DIR", default_value = "static")]
     pub static_dir: PathBuf,
 
+    /// Largest JSON request body accepted, in bytes.
+    #[arg(long, env = "SWITCHBOARD_MAX_JSON_BYTES", default_value_t = 256 * 1024)]
+    pub max_json_bytes: usize,
+
+    /// How long a login session lasts, in hours.
+    #[arg(long, env = "SWITCHBOARD_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u32,
+
+    /// Bearer token that `GET /metrics` (Prometheus) asks for; when unset, `/metrics`
+    /// is off, so a public listener never shows it to anyone.
+    #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+}
+
+/// WebSockets: back-pressure, resume and keep-alive.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RealtimeSettings {
     /// Frames queued for one WebSocket before the client counts as stalled and is cut off.
     #[arg(long, env = "SWITCHBOARD_WS_OUTBOX_FRAMES", default_value_t = 1024)]
     pub ws_outbox_frames: usize,
@@ -79,16 +133,32 @@ pub struct Settings {
     /// Seconds between WebSocket pings; a socket silent for three of them is closed.
     #[arg(long, env = "SWITCHBOARD_WS_HEARTBEAT_SECS", default_value_t = 15)]
     pub ws_heartbeat_secs: u64,
+}
 
-    /// The sandbox carrier's delay between status steps, in milliseconds.
-    #[arg(long, env = "SWITCHBOARD_SANDBOX_DELAY_MS", default_value_t = 800)]
-    pub sandbox_delay_ms: u64,
+/// Several nodes: the Redis they share, how often it is checked, how long it may take.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterSettings {
+    /// Redis shared by the nodes of a deployment (`redis://host:6379`): live events and
+    /// their short history go through it, so every node's clients see every event.
+    /// Unset: this server works on its own, with no Redis.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
 
-    /// Whether the sandbox carrier answers each text as the contact would, a few steps
-    /// after delivering it (`serve --demo` turns it on).
-    #[arg(long, env = "SWITCHBOARD_SANDBOX_REPLIES", default_value_t = false)]
-    pub sandbox_replies: bool,
+    /// Milliseconds between checks of each organisation's position against Redis's,
+    /// which repair events that PUB/SUB dropped (it drops silently when a connection
+    /// breaks).
+    #[arg(long, env = "SWITCHBOARD_POSITION_CHECK_MS", default_value_t = 5000)]
+    pub position_check_ms: u64,
 
+    /// Milliseconds any call to Redis may take before the node treats Redis as
+    /// unreachable (and delivers its own events alone until it answers again).
+    #[arg(long, env = "SWITCHBOARD_REDIS_TIMEOUT_MS", default_value_t = 1000)]
+    pub redis_timeout_ms: u64,
+}
+
+/// Handing messages to carriers: Twilio, the sandbox, pacing, retries, the outbox.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeliverySettings {
     /// Twilio's API (overridable for tests and mock servers).
     #[arg(
         long,
@@ -137,6 +207,20 @@ pub struct Settings {
     )]
     pub status_check_after_secs: u64,
 
+    /// The sandbox carrier's delay between status steps, in milliseconds.
+    #[arg(long, env = "SWITCHBOARD_SANDBOX_DELAY_MS", default_value_t = 800)]
+    pub sandbox_delay_ms: u64,
+
+    /// Whether the sandbox carrier answers each text as the contact would, a few steps
+    /// after delivering it (`serve --demo` turns it on).
+    #[arg(long, env = "SWITCHBOARD_SANDBOX_REPLIES", default_value_t = false)]
+    pub sandbox_replies: bool,
+}
+
+/// Attachments: where files are kept, how long their links and unused uploads last, how
+/// large an email's may be.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AttachmentSettings {
     /// S3-compatible bucket for attachments; unset keeps them on the local disk (under
     /// the data dir). Credentials also come from the usual AWS_* variables.
     #[arg(long, env = "SWITCHBOARD_S3_BUCKET")]
@@ -178,43 +262,6 @@ pub struct Settings {
     /// Seconds between housekeeping rounds (removing stale pending uploads).
     #[arg(long, env = "SWITCHBOARD_HOUSEKEEPING_SECS", default_value_t = 3600)]
     pub housekeeping_secs: u64,
-
-    /// Where reply suggestions come from: `canned` ranks the organisation's canned
-    /// responses against the message.
-    #[arg(
-        long,
-        env = "SWITCHBOARD_SUGGESTIONS",
-        value_enum,
-        default_value = "canned"
-    )]
-    pub suggestions: crate::suggestions::SuggestionSource,
-
-    /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "SWITCHBOARD_WORKERS")]
-    pub workers: Option<usize>,
-
-    /// Redis shared by the nodes of a deployment (`redis://host:6379`): live events and
-    /// their short history go through it, so every node's clients see every event.
-    /// Unset: this server works on its own, with no Redis.
-    #[arg(long, env = "REDIS_URL")]
-    pub redis_url: Option<String>,
-
-    /// Milliseconds between checks of each organisation's position against Redis's,
-    /// which repair events that PUB/SUB dropped (it drops silently when a connection
-    /// breaks).
-    #[arg(long, env = "SWITCHBOARD_POSITION_CHECK_MS", default_value_t = 5000)]
-    pub position_check_ms: u64,
-
-    /// Milliseconds any call to Redis may take before the node treats Redis as
-    /// unreachable (and delivers its own events alone until it answers again).
-    #[arg(long, env = "SWITCHBOARD_REDIS_TIMEOUT_MS", default_value_t = 1000)]
-    pub redis_timeout_ms: u64,
-
-    /// Connections the kernel queues before the server accepts them. After a deploy or a
-    /// network blip every browser reconnects at once; a short queue overflows and each
-    /// overflowed client waits a SYN retry (a second or more).
-    #[arg(long, env = "SWITCHBOARD_LISTEN_BACKLOG", default_value_t = 4096)]
-    pub listen_backlog: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -223,7 +270,7 @@ pub enum LogFormat {
     Json,
 }
 
-impl Settings {
+impl ServerSettings {
     /// The base URL the outside world uses to reach this server, without a trailing slash.
     pub fn public_url(&self, bound_addr: std::net::SocketAddr) -> String {
         match &self.public_url {
@@ -231,7 +278,9 @@ impl Settings {
             None => format!("http://{bound_addr}"),
         }
     }
+}
 
+impl Settings {
     pub fn default_region(&self) -> anyhow::Result<phonenumber::country::Id> {
         self.default_region
             .to_ascii_uppercase()

@@ -105,22 +105,28 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { settings, demo } => serve(settings, demo).await,
         Command::Migrate { settings } => {
             telemetry::init(settings.log_format);
-            db::ensure_database_exists(&settings.database_url).await?;
-            let applied = db::migrate(&settings.database_url).await?;
+            db::ensure_database_exists(&settings.database.database_url).await?;
+            let applied = db::migrate(&settings.database.database_url).await?;
             println!("{}", json!({ "applied": applied }));
             Ok(())
         }
         Command::Demo { settings } => {
             telemetry::init(settings.log_format);
-            let pool = db::connect(&settings.database_url, 2).await?;
+            let pool = db::connect(&settings.database.database_url, 2).await?;
             let public_url = settings
+                .server
                 .public_url
                 .clone()
-                .unwrap_or_else(|| format!("http://{}", settings.addr));
+                .unwrap_or_else(|| format!("http://{}", settings.server.addr));
             // The server's own key and store: the demo's picture is served as an upload.
             let secrets =
                 SecretKey::load_or_create(settings.secret_key.as_deref(), &settings.data_dir)?;
-            let storage = Storage::from_settings(&settings, secrets, &public_url)?;
+            let storage = Storage::from_settings(
+                &settings.attachments,
+                &settings.data_dir,
+                secrets,
+                &public_url,
+            )?;
             demo::ensure(&pool, &storage, settings.default_region()?).await?;
             print_demo_login(&public_url);
             Ok(())
@@ -133,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
             admin_name,
         }) => {
             telemetry::init(settings.log_format);
-            let pool = db::connect(&settings.database_url, 2).await?;
+            let pool = db::connect(&settings.database.database_url, 2).await?;
             let admin = NewUser {
                 email: &admin_email,
                 name: &admin_name,
@@ -160,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
             permissions,
         }) => {
             telemetry::init(settings.log_format);
-            let pool = db::connect(&settings.database_url, 2).await?;
+            let pool = db::connect(&settings.database.database_url, 2).await?;
             let user = NewUser {
                 email: &email,
                 name: &name,
@@ -183,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(mut settings: Settings, with_demo: bool) -> anyhow::Result<()> {
     telemetry::init(settings.log_format);
     // The demo's contacts answer its texts, so the pages are alive from the first minute.
-    settings.sandbox_replies |= with_demo;
+    settings.delivery.sandbox_replies |= with_demo;
     let app = Application::build(&settings)
         .await
         .context("starting the server")?;

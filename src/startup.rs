@@ -16,7 +16,7 @@ use crate::actors::{Realtime, RealtimeConfig};
 use crate::batches::Batches;
 use crate::broker::{BrokerSettings, RedisBroker};
 use crate::cache::Caches;
-use crate::config::Settings;
+use crate::config::{DeliverySettings, Settings};
 use crate::db::run_locks::RunLease;
 use crate::db::{self, DbPool};
 use crate::error;
@@ -47,35 +47,39 @@ impl Application {
         crate::validate::warm_up();
         let secrets =
             SecretKey::load_or_create(settings.secret_key.as_deref(), &settings.data_dir)?;
-        let pool = db::connect(&settings.database_url, settings.db_pool_size)
-            .await
-            .with_context(|| {
-                format!(
-                    "opening the database {}",
-                    db::redact(&settings.database_url)
-                )
-            })?;
-        let listener = listen(&settings.addr, settings.listen_backlog)
-            .with_context(|| format!("listening on {}", settings.addr))?;
+        let pool = db::connect(
+            &settings.database.database_url,
+            settings.database.db_pool_size,
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database {}",
+                db::redact(&settings.database.database_url)
+            )
+        })?;
+        let listener = listen(&settings.server.addr, settings.server.listen_backlog)
+            .with_context(|| format!("listening on {}", settings.server.addr))?;
         let local_addr = listener.local_addr()?;
-        let public_url = settings.public_url(local_addr);
+        let public_url = settings.server.public_url(local_addr);
         let storage = Arc::new(Storage::from_settings(
-            settings,
+            &settings.attachments,
+            &settings.data_dir,
             secrets.clone(),
             &public_url,
         )?);
         let twilio = TwilioClient::new(
-            &settings.twilio_api_base,
-            std::time::Duration::from_secs(settings.twilio_timeout_secs.max(1)),
+            &settings.delivery.twilio_api_base,
+            std::time::Duration::from_secs(settings.delivery.twilio_timeout_secs.max(1)),
         )?;
         Housekeeper::new(
             pool.clone(),
             storage.clone(),
-            std::time::Duration::from_secs(settings.pending_upload_ttl_hours * 3600),
-            std::time::Duration::from_secs(settings.housekeeping_secs.max(1)),
+            std::time::Duration::from_secs(settings.attachments.pending_upload_ttl_hours * 3600),
+            std::time::Duration::from_secs(settings.attachments.housekeeping_secs.max(1)),
         )
         .start();
-        let run = RunLease::acquire(&settings.database_url)
+        let run = RunLease::acquire(&settings.database.database_url)
             .await
             .context("taking this run's lock in the database")?;
         let broker = match broker_settings(settings) {
@@ -83,7 +87,7 @@ impl Application {
             None => None,
         };
         let caches = Arc::new(Caches::new(pool.clone(), secrets.clone(), broker.clone()));
-        let batches = Batches::start(&settings.database_url, run.key())?;
+        let batches = Batches::start(&settings.database.database_url, run.key())?;
         // The scheduler fires through the state, and the state's routes re-arm it: its
         // address exists before it starts.
         let scheduler = actix::Context::<SchedulerActor>::new();
@@ -100,18 +104,18 @@ impl Application {
                 realtime_config(settings),
                 secrets.clone(),
                 twilio.clone(),
-                delivery_config(settings, &public_url),
+                delivery_config(&settings.delivery, &public_url),
                 storage.clone(),
                 broker,
             )?,
             storage: storage.clone(),
             phi: actix::SyncArbiter::start(1, || PhiActor),
             twilio,
-            max_email_attachment_bytes: settings.max_email_attachment_bytes,
+            max_email_attachment_bytes: settings.attachments.max_email_attachment_bytes,
             public_url: public_url.clone(),
             secrets,
             default_region,
-            session_ttl: chrono::Duration::hours(settings.session_hours.into()),
+            session_ttl: chrono::Duration::hours(settings.server.session_hours.into()),
             secure_cookies: public_url.starts_with("https://"),
             suggestions: suggestions::provider(settings.suggestions),
             scheduler: scheduler.address(),
@@ -123,12 +127,12 @@ impl Application {
             Box::pin(async move { crate::scheduled::fire_due(&state).await })
         })));
         let https = public_url.starts_with("https://");
-        let max_json_bytes = settings.max_json_bytes;
-        let static_dir = settings.static_dir.clone();
+        let max_json_bytes = settings.server.max_json_bytes;
+        let static_dir = settings.server.static_dir.clone();
         let pages = web::Data::new(routes::Pages::load(&static_dir)?);
         let metrics = web::Data::new(routes::MetricsPage {
             handle: crate::metrics::install(),
-            token: settings.metrics_token.clone(),
+            token: settings.server.metrics_token.clone(),
         });
         let mut server = HttpServer::new(move || {
             App::new()
@@ -158,7 +162,7 @@ impl Application {
         })
         .listen(listener)?
         .shutdown_timeout(10);
-        if let Some(workers) = settings.workers {
+        if let Some(workers) = settings.server.workers {
             server = server.workers(workers);
         }
         tracing::info!(addr = %local_addr, %public_url, "listening");
@@ -225,23 +229,23 @@ impl Stopper {
 /// The realtime core's tunables, from the settings.
 fn realtime_config(settings: &Settings) -> RealtimeConfig {
     use std::time::Duration;
-    let heartbeat = Duration::from_secs(settings.ws_heartbeat_secs.max(1));
+    let heartbeat = Duration::from_secs(settings.realtime.ws_heartbeat_secs.max(1));
     RealtimeConfig {
         contact_idle: Duration::from_secs(60),
-        resume_window: Duration::from_secs(settings.ws_resume_window_secs),
+        resume_window: Duration::from_secs(settings.realtime.ws_resume_window_secs),
         resume_events: 10_000,
-        outbox_frames: settings.ws_outbox_frames.max(1),
+        outbox_frames: settings.realtime.ws_outbox_frames.max(1),
         heartbeat,
         client_timeout: heartbeat * 3,
-        sandbox_delay: Duration::from_millis(settings.sandbox_delay_ms),
-        sandbox_replies: settings.sandbox_replies,
-        outbox_sweep: Duration::from_secs(settings.outbox_sweep_secs.max(1)),
-        status_check_after: Duration::from_secs(settings.status_check_after_secs),
+        sandbox_delay: Duration::from_millis(settings.delivery.sandbox_delay_ms),
+        sandbox_replies: settings.delivery.sandbox_replies,
+        outbox_sweep: Duration::from_secs(settings.delivery.outbox_sweep_secs.max(1)),
+        status_check_after: Duration::from_secs(settings.delivery.status_check_after_secs),
     }
 }
 
 /// Delivery's tunables, from the settings; Twilio calls back at `public_url`.
-fn delivery_config(settings: &Settings, public_url: &str) -> DeliveryConfig {
+fn delivery_config(settings: &DeliverySettings, public_url: &str) -> DeliveryConfig {
     use std::time::Duration;
     let per_second = if settings.sends_per_second_per_number > 0.0 {
         settings.sends_per_second_per_number
@@ -263,11 +267,11 @@ fn broker_settings(settings: &Settings) -> Option<BrokerSettings> {
     use std::time::Duration;
     let realtime = realtime_config(settings);
     Some(BrokerSettings {
-        url: settings.redis_url.clone()?,
+        url: settings.cluster.redis_url.clone()?,
         history: realtime.resume_events,
         history_ttl: realtime.resume_window,
-        timeout: Duration::from_millis(settings.redis_timeout_ms.max(1)),
-        position_check: Duration::from_millis(settings.position_check_ms.max(10)),
+        timeout: Duration::from_millis(settings.cluster.redis_timeout_ms.max(1)),
+        position_check: Duration::from_millis(settings.cluster.position_check_ms.max(10)),
     })
 }
 

@@ -17,7 +17,7 @@ use object_store::path::Path;
 use object_store::signer::Signer;
 use object_store::{ObjectStore, PutPayload};
 
-use crate::config::Settings;
+use crate::config::AttachmentSettings;
 use crate::secrets::SecretKey;
 
 pub struct Storage {
@@ -30,8 +30,10 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// Files under `data_dir`, or in the S3 bucket the settings name.
     pub fn from_settings(
-        settings: &Settings,
+        settings: &AttachmentSettings,
+        data_dir: &std::path::Path,
         secrets: SecretKey,
         public_url: &str,
     ) -> anyhow::Result<Storage> {
@@ -39,7 +41,7 @@ impl Storage {
         let (store, s3): (Arc<dyn ObjectStore>, Option<Arc<AmazonS3>>) =
             match settings.s3_bucket.as_deref() {
                 None => {
-                    let root = settings.data_dir.join("attachments");
+                    let root = data_dir.join("attachments");
                     std::fs::create_dir_all(&root)
                         .with_context(|| format!("creating {}", root.display()))?;
                     (Arc::new(LocalFileSystem::new_with_prefix(&root)?), None)

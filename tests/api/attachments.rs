@@ -4,10 +4,9 @@
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{assert_error, poll_until, Conversation, TestApp, WsClient};
+use crate::twilio_standin::TwilioStandIn;
 
 pub fn png(size: usize) -> Vec<u8> {
     let mut bytes = vec![
@@ -72,14 +71,8 @@ fn walk(dir: &std::path::Path) -> usize {
 }
 
 /// A clinic whose Twilio stand-in accepts every send.
-pub async fn clinic_with_twilio() -> (TestApp, Conversation, MockServer) {
-    let twilio = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(
-            json!({"sid": "SM55555555555555555555555555555555", "status": "queued"}),
-        ))
-        .mount(&twilio)
-        .await;
+pub async fn clinic_with_twilio() -> (TestApp, Conversation, TwilioStandIn) {
+    let twilio = TwilioStandIn::start().await;
     let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     (app, chat, twilio)
 }
@@ -125,18 +118,11 @@ async fn an_mms_reaches_twilio_with_one_url_per_file_serving_the_exact_bytes() {
     })
     .await;
 
-    let requests = twilio.received_requests().await.unwrap();
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&requests[0].body)
-        .into_owned()
-        .collect();
-    let media: Vec<&String> = form
-        .iter()
-        .filter(|(key, _)| key == "MediaUrl")
-        .map(|(_, value)| value)
-        .collect();
+    let sent = &twilio.sent()[0];
+    let media: Vec<&str> = sent.fields("MediaUrl").collect();
     assert_eq!(media.len(), 2);
     for (url, expected) in media.iter().zip([&photo, &document]) {
-        let response = reqwest::get(url.as_str()).await.unwrap();
+        let response = reqwest::get(*url).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{url}");
         assert_eq!(
             &response.bytes().await.unwrap().to_vec(),
@@ -298,7 +284,7 @@ async fn oversize_and_wrong_type_uploads_are_refused_and_leave_nothing() {
 
 #[actix_web::test]
 async fn housekeeping_removes_stale_pending_uploads_and_keeps_linked_ones() {
-    let app = TestApp::spawn_with(|settings| settings.housekeeping_secs = 1).await;
+    let app = TestApp::spawn_with(|settings| settings.attachments.housekeeping_secs = 1).await;
     let chat = app.conversation().await;
     let (_, uploaded) = upload(
         &app,
@@ -378,19 +364,13 @@ async fn the_s3_backend_stores_files_and_hands_out_presigned_urls() {
         );
         return;
     };
-    let twilio = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(
-            json!({"sid": "SM66666666666666666666666666666666", "status": "queued"}),
-        ))
-        .mount(&twilio)
-        .await;
+    let twilio = TwilioStandIn::start().await;
     let (app, chat) = TestApp::clinic_with_twilio(&twilio, |settings| {
-        settings.s3_bucket = Some("switchboard-test".into());
-        settings.s3_endpoint = Some(endpoint.clone());
-        settings.s3_path_style = true;
-        settings.s3_access_key_id = Some("test".into());
-        settings.s3_secret_access_key = Some("test".into());
+        settings.attachments.s3_bucket = Some("switchboard-test".into());
+        settings.attachments.s3_endpoint = Some(endpoint.clone());
+        settings.attachments.s3_path_style = true;
+        settings.attachments.s3_access_key_id = Some("test".into());
+        settings.attachments.s3_secret_access_key = Some("test".into());
     })
     .await;
     let photo = png(30_000);
@@ -415,16 +395,13 @@ async fn the_s3_backend_stores_files_and_hands_out_presigned_urls() {
         data["external_id"].is_string()
     })
     .await;
-    let requests = twilio.received_requests().await.unwrap();
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&requests[0].body)
-        .into_owned()
-        .collect();
-    let media_url = &form.iter().find(|(key, _)| key == "MediaUrl").unwrap().1;
+    let sent = &twilio.sent()[0];
+    let media_url = sent.field("MediaUrl").unwrap();
     assert!(
         media_url.starts_with(&endpoint) && media_url.contains("X-Amz-Signature="),
         "a presigned S3 URL: {media_url}"
     );
-    let fetched = reqwest::get(media_url.as_str()).await.unwrap();
+    let fetched = reqwest::get(media_url).await.unwrap();
     assert_eq!(fetched.status(), StatusCode::OK);
     assert_eq!(fetched.bytes().await.unwrap().to_vec(), photo);
 }

@@ -3,11 +3,11 @@
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use wiremock::MockServer;
 
 use crate::helpers::{
     assert_error, form, Conversation, TestApp, WsClient, TWILIO_ACCOUNT, TWILIO_TOKEN,
 };
+use crate::twilio_standin::TwilioStandIn;
 
 fn new_call(chat: &Conversation) -> Value {
     json!({
@@ -231,8 +231,8 @@ async fn another_organisations_calls_contacts_and_lines_answer_404() {
 }
 
 /// A clinic with Twilio configured (the stand-in is never called: calls arrive by webhook).
-async fn clinic() -> (TestApp, Conversation, MockServer) {
-    let twilio = MockServer::start().await;
+async fn clinic() -> (TestApp, Conversation, TwilioStandIn) {
+    let twilio = TwilioStandIn::start().await;
     let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     (app, chat, twilio)
 }

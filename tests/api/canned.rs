@@ -4,10 +4,9 @@
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{assert_error, form, TestApp, WsClient, TWILIO_ACCOUNT, TWILIO_TOKEN};
+use crate::twilio_standin::TwilioStandIn;
 
 async fn add(app: &TestApp, token: &str, code: &str, title: &str, content: &str) -> Value {
     let body = json!({"short_code": code, "title": title, "content": content});
@@ -255,13 +254,7 @@ async fn agents_read_admins_write_and_other_organisations_see_nothing() {
 
 #[actix_web::test]
 async fn an_inbound_message_gets_ranked_suggestions_and_a_sent_one_records_its_origin() {
-    let twilio = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(
-            json!({"sid": "SM00000000000000000000000000000051", "status": "queued"}),
-        ))
-        .mount(&twilio)
-        .await;
+    let twilio = TwilioStandIn::start().await;
     let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     let token = &chat.org.token;
     add(

@@ -45,10 +45,10 @@ impl Cluster {
         let twilio = TwilioStandIn::start().await;
         let base = twilio.uri();
         let app = TestApp::spawn_with(|settings| {
-            settings.redis_url = Some(redis.to_string());
-            settings.twilio_api_base = base;
+            settings.cluster.redis_url = Some(redis.to_string());
+            settings.delivery.twilio_api_base = base;
             // Its sweep would take part in sending (see below).
-            settings.outbox_sweep_secs = 24 * 3600;
+            settings.delivery.outbox_sweep_secs = 24 * 3600;
         })
         .await;
         let chat = app.conversation().await;

@@ -29,7 +29,7 @@ async fn a_server_killed_mid_send_settles_every_message_once_within_seconds_of_r
     // Every create reaches Twilio (it has the message) but its answer never comes back
     // before the kill.
     twilio.always(Create::Stall(Duration::from_secs(120)));
-    let app = TestApp::spawn_with(|settings| settings.outbox_sweep_secs = 3600).await;
+    let app = TestApp::spawn_with(|settings| settings.delivery.outbox_sweep_secs = 3600).await;
     let chat = app.conversation().await;
     app.use_twilio(&chat.org).await;
 

@@ -323,7 +323,7 @@ async fn every_answer_carries_the_security_headers() {
 #[actix_web::test]
 async fn behind_an_https_public_url_answers_carry_hsts_and_cookies_are_secure() {
     let app = TestApp::spawn_with(|settings| {
-        settings.public_url = Some("https://switchboard.example.org".into());
+        settings.server.public_url = Some("https://switchboard.example.org".into());
     })
     .await;
     let org = app.create_org("Clinic").await;

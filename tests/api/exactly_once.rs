@@ -39,8 +39,8 @@ struct Watched {
 
 impl Watched {
     async fn start(twilio: &TwilioStandIn, change: impl FnOnce(&mut Settings)) -> Watched {
-        let (app, chat) = TestApp::clinic_with_twilio(twilio.server(), |settings| {
-            settings.twilio_timeout_secs = 1;
+        let (app, chat) = TestApp::clinic_with_twilio(twilio, |settings| {
+            settings.delivery.twilio_timeout_secs = 1;
             change(settings);
         })
         .await;
@@ -62,10 +62,7 @@ async fn stored(app: &TestApp, chat: &Conversation, id: &str) -> Value {
 #[actix_web::test]
 async fn a_stalled_send_buried_under_sixty_newer_messages_is_found_not_sent_again() {
     let twilio = TwilioStandIn::start().await;
-    twilio.then([Create::BuryThenStall {
-        newer: 60,
-        stall: STALL,
-    }]);
+    twilio.then([Create::Stall(STALL).buried_under(60)]);
     let Watched { app, chat, mut tab } = Watched::start(&twilio, |_| {}).await;
 
     let message = app
@@ -117,7 +114,7 @@ async fn a_delivered_message_stays_delivered_when_the_list_cannot_be_read_and_re
         .then([Create::CallBackThenStall("delivered", STALL)])
         .fail_list(true);
     let Watched { app, chat, mut tab } = Watched::start(&twilio, |settings| {
-        settings.delivery_attempts = 2;
+        settings.delivery.delivery_attempts = 2;
     })
     .await;
 
@@ -156,7 +153,7 @@ async fn retrying_a_send_delivery_gave_up_on_adopts_the_one_twilio_has() {
     // as long as delivery tries: the message fails without anyone knowing it went out.
     twilio.then([Create::Stall(STALL)]).fail_list(true);
     let Watched { app, chat, mut tab } = Watched::start(&twilio, |settings| {
-        settings.delivery_attempts = 2;
+        settings.delivery.delivery_attempts = 2;
     })
     .await;
 
@@ -194,8 +191,8 @@ async fn retrying_a_send_delivery_gave_up_on_adopts_the_one_twilio_has() {
 async fn a_message_whose_callbacks_were_lost_gets_its_final_status_by_asking_twilio() {
     let twilio = TwilioStandIn::start().await;
     let Watched { app, chat, mut tab } = Watched::start(&twilio, |settings| {
-        settings.status_check_after_secs = 1;
-        settings.outbox_sweep_secs = 1;
+        settings.delivery.status_check_after_secs = 1;
+        settings.delivery.outbox_sweep_secs = 1;
     })
     .await;
 

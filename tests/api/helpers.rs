@@ -5,9 +5,14 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use switchboard::accounts::{self, NewUser};
 use switchboard::auth::Role;
-use switchboard::config::{LogFormat, Settings};
+use switchboard::config::{
+    AttachmentSettings, ClusterSettings, DatabaseSettings, DeliverySettings, LogFormat,
+    RealtimeSettings, ServerSettings, Settings,
+};
 use switchboard::db::{self, DbPool};
 use switchboard::startup::{Application, Stopper};
+
+use crate::twilio_standin::TwilioStandIn;
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -54,49 +59,62 @@ pub fn fresh_database_url() -> String {
 
 pub fn settings(database_url: &str) -> Settings {
     Settings {
-        database_url: database_url.to_string(),
-        addr: "127.0.0.1:0".into(),
-        public_url: None,
+        database: DatabaseSettings {
+            database_url: database_url.to_string(),
+            db_pool_size: 4,
+        },
+        server: ServerSettings {
+            addr: "127.0.0.1:0".into(),
+            public_url: None,
+            workers: Some(1),
+            listen_backlog: 1024,
+            static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
+            max_json_bytes: 64 * 1024,
+            session_hours: 12,
+            metrics_token: None,
+        },
         data_dir: std::env::temp_dir().join("switchboard-tests"),
         secret_key: Some("test-secret-key-that-is-long-enough-0123456789".into()),
         log_format: LogFormat::Pretty,
         default_region: "US".into(),
-        db_pool_size: 4,
-        session_hours: 12,
-        max_json_bytes: 64 * 1024,
-        ws_outbox_frames: 1024,
-        ws_resume_window_secs: 300,
-        ws_heartbeat_secs: 15,
-        // Fast enough that status changes arrive within a test, slow enough to be steps.
-        sandbox_delay_ms: 20,
-        sandbox_replies: false,
-        // Nothing in the tests talks to the real Twilio; tests that send point this at
-        // their own stand-in.
-        twilio_api_base: "http://127.0.0.1:9".into(),
-        twilio_timeout_secs: 15,
-        sends_per_second_per_number: 1000.0,
-        delivery_attempts: 3,
-        delivery_retry_base_ms: 10,
-        outbox_sweep_secs: 30,
-        status_check_after_secs: 900,
-        s3_bucket: None,
-        s3_endpoint: None,
-        s3_region: "us-east-1".into(),
-        s3_access_key_id: None,
-        s3_secret_access_key: None,
-        s3_path_style: false,
-        media_url_ttl_secs: 3600,
-        max_email_attachment_bytes: 25 * 1024 * 1024,
-        pending_upload_ttl_hours: 24,
-        housekeeping_secs: 3600,
-        static_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/static").into(),
-        workers: Some(1),
-        listen_backlog: 1024,
-        metrics_token: None,
-        redis_url: None,
-        position_check_ms: 5000,
-        redis_timeout_ms: 1000,
         suggestions: switchboard::suggestions::SuggestionSource::Canned,
+        realtime: RealtimeSettings {
+            ws_outbox_frames: 1024,
+            ws_resume_window_secs: 300,
+            ws_heartbeat_secs: 15,
+        },
+        cluster: ClusterSettings {
+            redis_url: None,
+            position_check_ms: 5000,
+            redis_timeout_ms: 1000,
+        },
+        delivery: DeliverySettings {
+            // Nothing in the tests talks to the real Twilio; tests that send point this
+            // at their own stand-in.
+            twilio_api_base: "http://127.0.0.1:9".into(),
+            twilio_timeout_secs: 15,
+            sends_per_second_per_number: 1000.0,
+            delivery_attempts: 3,
+            delivery_retry_base_ms: 10,
+            outbox_sweep_secs: 30,
+            status_check_after_secs: 900,
+            // Fast enough that status changes arrive within a test, slow enough to be
+            // steps.
+            sandbox_delay_ms: 20,
+            sandbox_replies: false,
+        },
+        attachments: AttachmentSettings {
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_path_style: false,
+            media_url_ttl_secs: 3600,
+            max_email_attachment_bytes: 25 * 1024 * 1024,
+            pending_upload_ttl_hours: 24,
+            housekeeping_secs: 3600,
+        },
     }
 }
 
@@ -143,7 +161,7 @@ impl TestApp {
             address,
             client: reqwest::Client::new(),
             pool,
-            database_url: settings.database_url.clone(),
+            database_url: settings.database.database_url.clone(),
             stopper,
             _database: guard,
         }
@@ -562,12 +580,12 @@ impl TestApp {
     /// A clinic sending through the Twilio stand-in `twilio` (settings changed by
     /// `change` too), with the tests' Twilio account configured.
     pub async fn clinic_with_twilio(
-        twilio: &wiremock::MockServer,
+        twilio: &TwilioStandIn,
         change: impl FnOnce(&mut Settings),
     ) -> (TestApp, Conversation) {
         let base = twilio.uri();
         let app = TestApp::spawn_with(|settings| {
-            settings.twilio_api_base = base;
+            settings.delivery.twilio_api_base = base;
             change(settings);
         })
         .await;

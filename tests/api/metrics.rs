@@ -69,7 +69,8 @@ async fn metrics_need_their_token_and_are_off_without_one() {
         .contains("SWITCHBOARD_METRICS_TOKEN"));
 
     let app =
-        TestApp::spawn_with(|settings| settings.metrics_token = Some(SCRAPE_TOKEN.into())).await;
+        TestApp::spawn_with(|settings| settings.server.metrics_token = Some(SCRAPE_TOKEN.into()))
+            .await;
     for token in [None, Some("not-the-token"), Some("")] {
         let response = scrape(&app, token).await;
         let status = response.status();
@@ -84,8 +85,8 @@ async fn metrics_need_their_token_and_are_off_without_one() {
 #[actix_web::test]
 async fn a_send_its_webhooks_and_its_viewers_show_in_the_metrics() {
     let twilio = TwilioStandIn::start().await;
-    let (app, chat) = TestApp::clinic_with_twilio(twilio.server(), |settings| {
-        settings.metrics_token = Some(SCRAPE_TOKEN.into())
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |settings| {
+        settings.server.metrics_token = Some(SCRAPE_TOKEN.into())
     })
     .await;
     let before = page(&app).await;

@@ -93,8 +93,8 @@ fn host_and_port(url: &str) -> String {
 async fn a_database_outage_answers_503_and_recovers_without_a_restart() {
     let relay = DatabaseRelay::start(host_and_port(&crate::helpers::server_url())).await;
     let app = TestApp::spawn_with(|settings| {
-        settings.database_url = relay.url_for(&settings.database_url);
-        settings.outbox_sweep_secs = 1;
+        settings.database.database_url = relay.url_for(&settings.database.database_url);
+        settings.delivery.outbox_sweep_secs = 1;
     })
     .await;
     let chat = app.conversation().await;

@@ -216,7 +216,7 @@ async fn a_client_resuming_from_too_far_back_is_told_to_refetch() {
 
 #[actix_web::test]
 async fn a_client_that_stops_reading_is_cut_off_while_others_keep_receiving() {
-    let app = TestApp::spawn_with(|settings| settings.ws_outbox_frames = 8).await;
+    let app = TestApp::spawn_with(|settings| settings.realtime.ws_outbox_frames = 8).await;
     let org = app.create_org("Clinic").await;
     app.post(
         "/api/email-addresses",

@@ -452,7 +452,7 @@ async fn a_late_finish_of_an_attempt_taken_over_is_refused() {
 async fn two_servers_fire_fifty_rows_due_in_one_second_each_once() {
     const ROWS: i64 = 50;
     let twilio = TwilioStandIn::start().await;
-    let (app, chat) = TestApp::clinic_with_twilio(twilio.server(), |_| {}).await;
+    let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     // Only the two nodes fire: this test's own server only set the clinic up.
     app.stopper.stop().await;
     let carrier = twilio.uri();
@@ -845,7 +845,7 @@ async fn the_queue_lists_waiting_rows_first_soonest_first() {
 #[actix_web::test]
 async fn a_scheduled_message_keeps_its_uploads_until_it_fires_and_takes_them() {
     use crate::attachments::{age_uploads, await_housekeeping, png, upload};
-    let app = TestApp::spawn_with(|settings| settings.housekeeping_secs = 1).await;
+    let app = TestApp::spawn_with(|settings| settings.attachments.housekeeping_secs = 1).await;
     let chat = app.conversation().await;
     let files = vec![
         ("kept.png", "image/png", png(500)),

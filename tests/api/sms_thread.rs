@@ -4,12 +4,11 @@
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
     assert_error, form, Conversation, TestApp, WsClient, TWILIO_ACCOUNT, TWILIO_TOKEN,
 };
+use crate::twilio_standin::TwilioStandIn;
 
 async fn thread(app: &TestApp, token: &str, query: &str) -> Value {
     let (status, page) = app.get(&format!("/api/sms/thread?{query}"), token).await;
@@ -42,13 +41,7 @@ async fn text(app: &TestApp, token: &str, contact: &str, body: &str, tab: &mut W
 
 #[actix_web::test]
 async fn a_numbers_thread_holds_its_texts_both_ways_across_contacts_and_pages_backwards() {
-    let twilio = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(
-            json!({"sid": "SM00000000000000000000000000000001", "status": "queued"}),
-        ))
-        .mount(&twilio)
-        .await;
+    let twilio = TwilioStandIn::start().await;
     let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     let token = &chat.org.token;
     let mut tab = WsClient::connect_authenticated(&app, token, "").await;

@@ -11,17 +11,13 @@ use crate::helpers::{
     assert_error, form, status_callback, Conversation, TestApp, WsClient, TWILIO_ACCOUNT,
     TWILIO_TOKEN,
 };
+use crate::twilio_standin::{Create, Media, TwilioStandIn};
 
 /// A clinic with Twilio configured; its stand-in accepts every send as message `sid`,
 /// and only the webhooks in the test move statuses after that.
-async fn clinic(sid: &str) -> (TestApp, Conversation, MockServer) {
-    let twilio = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(201).set_body_json(json!({"sid": sid, "status": "queued"})),
-        )
-        .mount(&twilio)
-        .await;
+async fn clinic(sid: &'static str) -> (TestApp, Conversation, TwilioStandIn) {
+    let twilio = TwilioStandIn::start().await;
+    twilio.always(Create::AcceptAs(sid));
     let (app, chat) = TestApp::clinic_with_twilio(&twilio, |_| {}).await;
     (app, chat, twilio)
 }
@@ -413,23 +409,19 @@ async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
     .chain((0..2000).map(|i| (i % 199) as u8))
     .collect();
     let vcard = b"BEGIN:VCARD\nVERSION:3.0\nFN:Dr. Lee\nEND:VCARD\n".to_vec();
-    let media_path =
-        |n: usize| format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Messages/MM1/Media/ME{n}");
-    for (n, (bytes, content_type)) in [
+    // Served only to the clinic's account (Basic auth), as Twilio serves media.
+    let media: Vec<(String, &str)> = [
         (jpeg.clone(), "image/jpeg"),
         (vcard.clone(), "text/vcard"),
         (jpeg.clone(), "image/jpeg"),
     ]
     .into_iter()
     .enumerate()
-    {
-        Mock::given(method("GET"))
-            .and(wiremock::matchers::path(media_path(n)))
-            .and(wiremock::matchers::basic_auth(TWILIO_ACCOUNT, TWILIO_TOKEN))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(bytes, content_type))
-            .mount(&twilio)
-            .await;
-    }
+    .map(|(n, (bytes, content_type))| {
+        let url = twilio.add_media("MM1", &format!("ME{n}"), Media::File(bytes, content_type));
+        (url, content_type)
+    })
+    .collect();
     let inbound = |sid: &str, media: &[(String, &str)]| {
         let mut params = form(&[
             ("AccountSid", TWILIO_ACCOUNT),
@@ -445,42 +437,28 @@ async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
         }
         params
     };
-    // A media URL on Twilio's host that redirects elsewhere is not followed there.
+    // A media URL on Twilio's host that redirects elsewhere (a host inside the network)
+    // is not followed there.
     let elsewhere = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(200).set_body_raw(jpeg.clone(), "image/jpeg"))
         .mount(&elsewhere)
         .await;
-    Mock::given(method("GET"))
-        .and(wiremock::matchers::path(media_path(7)))
-        .respond_with(
-            ResponseTemplate::new(302)
-                .insert_header("location", format!("{}/internal.jpg", elsewhere.uri())),
-        )
-        .mount(&twilio)
-        .await;
-    let base = twilio.uri();
+    let redirected = twilio.add_media(
+        "MM1",
+        "ME7",
+        Media::RedirectTo(format!("{}/internal.jpg", elsewhere.uri())),
+    );
     // (the message's SID, its media as (URL, content type), how many are kept)
     type Case<'a> = (&'a str, Vec<(String, &'a str)>, usize);
     let cases: Vec<Case> = vec![
         ("SM20000000000000000000000000000000", vec![], 0),
         (
             "SM20000000000000000000000000000001",
-            vec![(format!("{base}{}", media_path(0)), "image/jpeg")],
+            vec![media[0].clone()],
             1,
         ),
-        (
-            "SM20000000000000000000000000000003",
-            (0..3)
-                .map(|n| {
-                    (
-                        format!("{base}{}", media_path(n)),
-                        if n == 1 { "text/vcard" } else { "image/jpeg" },
-                    )
-                })
-                .collect(),
-            3,
-        ),
+        ("SM20000000000000000000000000000003", media.clone(), 3),
         // Never an arbitrary URL: only Twilio's hosts (here, the configured API base).
         (
             "SM20000000000000000000000000000004",
@@ -489,7 +467,7 @@ async fn inbound_media_is_fetched_from_twilio_only_and_kept_with_the_message() {
         ),
         (
             "SM20000000000000000000000000000005",
-            vec![(format!("{base}{}", media_path(7)), "image/jpeg")],
+            vec![(redirected, "image/jpeg")],
             0,
         ),
     ];
