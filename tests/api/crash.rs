@@ -40,7 +40,7 @@ async fn a_server_killed_mid_send_settles_every_message_once_within_seconds_of_r
         let response = client
             .post(format!("{}/api/messages/send", server.address))
             .bearer_auth(&chat.org.token)
-            .json(&json!({"contact_id": chat.contact_id, "channel": "sms", "body": format!("Reminder {n}")}))
+            .json(&send(&chat.contact_id, n))
             .send()
             .await
             .unwrap();
@@ -58,7 +58,7 @@ async fn a_server_killed_mid_send_settles_every_message_once_within_seconds_of_r
 
     twilio.always(Create::Accept);
     let restarted_at = Instant::now();
-    let _server = start_server(&app.database_url, &twilio.uri()).await;
+    let restarted = start_server(&app.database_url, &twilio.uri()).await;
     let path = format!("/api/messages?contact_id={}&limit=200", chat.contact_id);
     let what = "every message settles within 30 s of the restart";
     let within = Duration::from_secs(30).saturating_sub(restarted_at.elapsed());
@@ -101,4 +101,37 @@ async fn a_server_killed_mid_send_settles_every_message_once_within_seconds_of_r
             .unwrap();
         assert_eq!(message["external_id"], twin.sid.as_str(), "{message}");
     }
+
+    // A client that never saw its answers (the server died under it) sends each request
+    // again with its client_id: it gets the message already recorded, and nothing more
+    // reaches the carrier.
+    for (n, id) in accepted.iter().enumerate() {
+        let response = client
+            .post(format!("{}/api/messages/send", restarted.address))
+            .bearer_auth(&chat.org.token)
+            .json(&send(&chat.contact_id, n))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::OK,
+            "a replay, not a new send"
+        );
+        let message: Value = response.json().await.unwrap();
+        assert_eq!(message["id"], id.as_str());
+    }
+    let (_, history) = app.get(&path, &chat.org.token).await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), SENDS);
+    assert_eq!(twilio.sent().len(), SENDS, "the retries sent nothing");
+}
+
+/// The `n`th send of the test, with the idempotency key a client would keep for it.
+fn send(contact_id: &str, n: usize) -> Value {
+    json!({
+        "contact_id": contact_id,
+        "channel": "sms",
+        "body": format!("Reminder {n}"),
+        "client_id": format!("reminder-{n}"),
+    })
 }
