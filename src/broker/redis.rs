@@ -187,8 +187,12 @@ impl RedisBroker {
         actix::spawn(self.clone().push_loop(pushes, listener));
         let broker = self.clone();
         actix::spawn(async move {
-            if let Err(error) = broker.subscribe(INVALIDATIONS).await {
+            // Redis may be away as the node starts. The connection resubscribes by itself
+            // only to what it once subscribed to, so keep asking until it has: meanwhile
+            // the caches fall back to their short lifetime.
+            while let Err(error) = broker.subscribe(INVALIDATIONS).await {
                 broker.degraded(format!("subscribing to cache invalidations: {error}"));
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         });
     }
