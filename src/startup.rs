@@ -43,6 +43,9 @@ impl Application {
     /// server; nothing is served until `run_until_stopped`.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let default_region = settings.default_region()?;
+        // Read before any actor starts: a missing file stops the start with its own
+        // error, not with actors torn down mid-start.
+        let pages = web::Data::new(routes::Pages::load(&settings.server.static_dir)?);
         crate::phi::warm_up();
         crate::validate::warm_up();
         let secrets =
@@ -129,7 +132,6 @@ impl Application {
         let https = public_url.starts_with("https://");
         let max_json_bytes = settings.server.max_json_bytes;
         let static_dir = settings.server.static_dir.clone();
-        let pages = web::Data::new(routes::Pages::load(&static_dir)?);
         let metrics = web::Data::new(routes::MetricsPage {
             handle: crate::metrics::install(),
             token: settings.server.metrics_token.clone(),

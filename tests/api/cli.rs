@@ -90,3 +90,30 @@ async fn migrate_creates_a_missing_database() {
     );
     switchboard::db::drop_database(&url).await.unwrap();
 }
+
+#[actix_web::test]
+async fn serve_without_its_pages_stops_with_an_error_naming_the_file() {
+    let app = TestApp::spawn().await;
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .env("DATABASE_URL", &app.database_url)
+        .env("SWITCHBOARD_ADDR", "127.0.0.1:0")
+        .env("SWITCHBOARD_STATIC_DIR", "/nonexistent/static")
+        .env(
+            "SWITCHBOARD_SECRET_KEY",
+            "test-secret-key-that-is-long-enough-0123456789",
+        )
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("switchboard runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it must not start: {stderr}");
+    assert!(
+        stderr.contains("/nonexistent/static/app.html"),
+        "the error names the missing file: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a deployer sees the error, not a panic: {stderr}"
+    );
+}
