@@ -16,7 +16,9 @@ import { chromium } from "playwright-core";
 import { AxeBuilder } from "@axe-core/playwright";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const BINARY = join(ROOT, "target", "debug", "switchboard");
+// The debug build, built first; `SWITCHBOARD_BIN` names another (the page bench runs the
+// release build) and is used as it is.
+const BINARY = process.env.SWITCHBOARD_BIN ?? join(ROOT, "target", "debug", "switchboard");
 const SCREENSHOTS = join(ROOT, "target", "screenshots");
 const ADMIN_DATABASE_URL =
   process.env.SWITCHBOARD_TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -50,6 +52,7 @@ function dropDatabase(name) {
 
 /// Builds the server once per test file (a no-op when `cargo test` already did).
 function buildServer() {
+  if (process.env.SWITCHBOARD_BIN) return;
   execFileSync("cargo", ["build", "--quiet", "--bin", "switchboard"], { cwd: ROOT, stdio: "inherit" });
 }
 
