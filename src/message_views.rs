@@ -33,6 +33,9 @@ pub struct AttachmentView {
 
 /// Fields with no value are left out rather than sent as `null`: this view goes to every
 /// subscriber of a contact with each new message, and a client replaces its copy whole.
+/// (`skip_serializing_none` marks every `Option` field, before utoipa reads the marks and
+/// lists those fields as optional.)
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub id: MessageId,
@@ -41,49 +44,31 @@ pub struct MessageView {
     pub direction: Direction,
     pub status: MessageStatus,
     pub body: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub from_address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub to_address: Option<String>,
     /// The label of the organisation's line this went through ("Front desk").
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_line_label: Option<String>,
     /// The receiving number as people write it, or the receiving email address.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub receiver_number_display: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_number_id: Option<PhoneNumberId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub email_address_id: Option<EmailAddressId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_phone_id: Option<ContactMethodId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub contact_email_id: Option<ContactMethodId>,
     pub source: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ai_origin: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     pub private: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sender_user_id: Option<UserId>,
     pub attachments: Vec<AttachmentView>,
     #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
-    #[serde(
-        serialize_with = "timestamp::serialize_option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(serialize_with = "timestamp::serialize_option")]
     pub edited_at: Option<DateTime<Utc>>,
 }
 
