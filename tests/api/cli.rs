@@ -7,15 +7,22 @@ use serde_json::Value;
 
 use crate::helpers::{fresh_database_url, TestApp};
 
-fn switchboard(database_url: &str, args: &[&str]) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+/// The binary with `args`, on `database_url`, as a deployer's shell would run it.
+fn command(database_url: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command
         .args(args)
         .env("DATABASE_URL", database_url)
         .env(
             "SWITCHBOARD_SECRET_KEY",
             "test-secret-key-that-is-long-enough-0123456789",
         )
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+fn switchboard(database_url: &str, args: &[&str]) -> Value {
+    let output = command(database_url, args)
         .output()
         .expect("switchboard runs");
     assert!(
@@ -94,16 +101,9 @@ async fn migrate_creates_a_missing_database() {
 #[actix_web::test]
 async fn serve_without_its_pages_stops_with_an_error_naming_the_file() {
     let app = TestApp::spawn().await;
-    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("serve")
-        .env("DATABASE_URL", &app.database_url)
+    let output = command(&app.database_url, &["serve"])
         .env("SWITCHBOARD_ADDR", "127.0.0.1:0")
         .env("SWITCHBOARD_STATIC_DIR", "/nonexistent/static")
-        .env(
-            "SWITCHBOARD_SECRET_KEY",
-            "test-secret-key-that-is-long-enough-0123456789",
-        )
-        .env("RUST_LOG", "warn")
         .output()
         .expect("switchboard runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
